@@ -1,0 +1,78 @@
+"""The row contract: column names, the rules a row must pass, and why a row is rejected.
+
+This module is the single statement of the contract. `rules` applies it to Arrow batches,
+`reference` applies it one row at a time; tests hold the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+REQUIRED_COLUMNS = ("event_time", "user_id", "session_id", "event_type")
+TEXT_COLUMNS = ("device", "country")
+OPTIONAL_NUMERIC_COLUMNS = ("is_premium", "event_value", "amount", "session_length_sec")
+KNOWN_COLUMNS = REQUIRED_COLUMNS + TEXT_COLUMNS + OPTIONAL_NUMERIC_COLUMNS
+ROW_SUM_COLUMNS = ("user_id", *OPTIONAL_NUMERIC_COLUMNS)
+
+# Surrounding ASCII whitespace is not part of a value.
+WHITESPACE = " \t\n\r\x0b\x0c"
+
+# ISO-8601 date and time to the microsecond, with an optional offset (none means UTC).
+# Year 0 is excluded because Python cannot represent it; days past the month's end are
+# caught after matching.
+TIMESTAMP_PATTERN = (
+    r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$"
+)
+OFFSET_PATTERN = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+INTEGER_PATTERN = r"^[+-]?[0-9]+$"
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+INTEGER_RE = re.compile(INTEGER_PATTERN)
+NUMBER_RE = re.compile(NUMBER_PATTERN)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Reason(enum.StrEnum):
+    """Why a row was quarantined: the first rule it fails, in this order."""
+
+    FIELD_COUNT = "field_count"
+    INVALID_UTF8 = "invalid_utf8"
+    EVENT_TIME_MISSING = "event_time_missing"
+    EVENT_TIME_INVALID = "event_time_invalid"
+    USER_ID_MISSING = "user_id_missing"
+    USER_ID_INVALID = "user_id_invalid"
+    SESSION_ID_MISSING = "session_id_missing"
+    EVENT_TYPE_MISSING = "event_type_missing"
+
+
+class ContractError(ValueError):
+    """The file as a whole breaks the contract: nothing is stored for its partition."""
+
+
+class EmptyFileError(ContractError):
+    pass
+
+
+class HeaderError(ContractError):
+    pass
+
+
+def check_header(names: list[str], source: str) -> tuple[list[str], list[str]]:
+    """Validate a parsed header; return (missing optional columns, unknown extra columns)."""
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise HeaderError(f"{source}: line 1: duplicated columns: {', '.join(duplicated)}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise HeaderError(
+            f"{source}: line 1: missing required columns: {', '.join(missing)}"
+            f" (header has: {', '.join(names) or 'nothing'})"
+        )
+    absent = [c for c in KNOWN_COLUMNS if c not in names]
+    extra = [n for n in names if n not in KNOWN_COLUMNS]
+    return absent, extra

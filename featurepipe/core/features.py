@@ -1,0 +1,27 @@
+"""Features of record, computed from validated events."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from featurepipe.core.contract import OPTIONAL_NUMERIC_COLUMNS
+from featurepipe.core.schemas import EventFeatures
+
+KEY_COLUMNS = ["event_time", "user_id", "session_id", "event_type"]
+
+
+def row_sum(events: pd.DataFrame) -> pd.Series:
+    """user_id plus the optional numeric columns, a null counting 0.0.
+
+    Added left to right, so the float result is exactly that of a plain Python loop.
+    A column absent from the raw header is all null in `events`, so it adds nothing.
+    """
+    total = events["user_id"].astype("float64")
+    for name in OPTIONAL_NUMERIC_COLUMNS:
+        total = total + events[name].fillna(0.0)
+    return total.rename("row_sum")
+
+
+def build_features(events: pd.DataFrame) -> pd.DataFrame:
+    features = events[KEY_COLUMNS].assign(row_sum=row_sum(events)).reset_index(drop=True)
+    return EventFeatures.validate(features, lazy=True)

@@ -1,0 +1,349 @@
+"""Stream a raw CSV object into Arrow batches of string fields, each row with its source line.
+
+pyarrow parses the CSV (RFC 4180, quoted commas and line breaks). Around it this module adds
+what pyarrow does not give: physical line numbers for every record, blank-line accounting,
+rows with a wrong field count kept with their text, and invalid UTF-8 reported per line
+instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from featurepipe.core.contract import WHITESPACE, EmptyFileError, HeaderError, check_header
+
+BOM = b"\xef\xbb\xbf"
+REPLACEMENT = "\ufffd".encode()
+DEFAULT_BLOCK_SIZE = 16 << 20
+MAX_HEADER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: list[str]
+    absent: list[str]  # known optional columns the file does not have
+    extra: list[str]  # columns the contract does not know (schema drift)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records of one parsed block, in file order."""
+
+    fields: pa.Table  # one string column per header column; rows with the right field count
+    lines: np.ndarray  # physical line where each row of `fields` starts
+    bad_utf8: np.ndarray  # bool per row: the record had bytes that are not UTF-8
+    malformed_lines: list[int]  # rows whose field count differs from the header's
+    malformed_texts: list[str]
+    blank: int
+
+
+@dataclass
+class ReadStats:
+    data_lines: int = 0  # records after the header, blank ones included
+    blank_lines: int = 0
+    bytes_read: int = 0
+    extra_line_breaks: int = 0  # line breaks inside quoted fields
+
+
+def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
+    """Read and check the header line; return it with the bytes read past it."""
+    head = b""
+    while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
+        chunk = stream.read(64 << 10)
+        if not chunk:
+            break
+        head += chunk
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    if not head:
+        raise EmptyFileError(f"{source}: the file is empty (0 bytes); expected at least a header")
+    line, _, rest = head.partition(b"\n")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HeaderError(f"{source}: line 1: the header is not UTF-8 ({err.reason})") from None
+    names = [name.strip(WHITESPACE) for name in next(csv.reader([text.rstrip("\r")]), [])]
+    absent, extra = check_header(names, source)
+    return Header(names, absent, extra), rest
+
+
+class _Tap(io.RawIOBase):
+    """Hands bytes to pyarrow while noting empty lines and lines with invalid UTF-8.
+
+    Invalid byte sequences are replaced by U+FFFD so pyarrow never sees them; the lines
+    they were on are remembered and those rows are quarantined.
+    """
+
+    def __init__(self, head: bytes, rest: BinaryIO, chunk_size: int):
+        self._head, self._rest, self._chunk_size = head, rest, chunk_size
+        self._out = b""
+        self._carry = b""  # an incomplete UTF-8 sequence at the end of the last chunk
+        self._eof = False
+        self.next_line = 2  # physical line the next byte belongs to (line 1 is the header)
+        self._cur_len = 0  # bytes of the current line seen so far
+        self._cur_first = -1
+        self.empty_lines: list[np.ndarray] = []
+        self.bad_lines: list[np.ndarray] = []
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def has_data(self) -> bool:
+        while not self._out and not self._eof:
+            self._fill()
+        return bool(self._out)
+
+    def readinto(self, buffer) -> int:
+        while not self._out and not self._eof:
+            self._fill()
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        if self._head:
+            data, self._head = self._head, b""
+        else:
+            data = self._rest.read(self._chunk_size)
+        self.bytes_read += len(data)
+        if not data:
+            self._eof = True
+            data, self._carry = self._carry, b""
+            if not data:
+                return
+        else:
+            data = self._carry + data
+            cut = _complete_utf8_prefix(data)
+            data, self._carry = data[:cut], data[cut:]
+        data, bad = _sanitize_utf8(data)
+        self._scan(data, bad)
+        self._out += data
+
+    def _scan(self, data: bytes, bad: list[int]) -> None:
+        arr = np.frombuffer(data, np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        if bad:
+            self.bad_lines.append(self.next_line + np.searchsorted(nl, np.asarray(bad)))
+        if nl.size == 0:
+            if self._cur_len == 0 and arr.size:
+                self._cur_first = int(arr[0])
+            self._cur_len += arr.size
+            return
+        first_len = self._cur_len + int(nl[0])
+        first_byte = self._cur_first if self._cur_len else (int(arr[0]) if nl[0] else -1)
+        empty = [self.next_line] if first_len == 0 or (first_len == 1 and first_byte == 13) else []
+        if empty:
+            self.empty_lines.append(np.asarray(empty))
+        lengths = np.diff(nl) - 1
+        inner = (lengths == 0) | ((lengths == 1) & (arr[nl[:-1] + 1] == 13))
+        if inner.any():
+            self.empty_lines.append(self.next_line + 1 + np.flatnonzero(inner))
+        self.next_line += nl.size
+        self._cur_len = arr.size - int(nl[-1]) - 1
+        self._cur_first = int(arr[nl[-1] + 1]) if self._cur_len else -1
+
+
+def _complete_utf8_prefix(data: bytes) -> int:
+    """Length of `data` without a multi-byte character cut off at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if need <= back else len(data) - back
+    return len(data)
+
+
+def _sanitize_utf8(data: bytes) -> tuple[bytes, list[int]]:
+    """Replace invalid UTF-8 with U+FFFD; return the new bytes and where replacements stand."""
+    try:
+        data.decode("utf-8")
+        return data, []
+    except UnicodeDecodeError:
+        pass
+    parts, bad, pos, out_len = [], [], 0, 0
+    while pos < len(data):
+        try:
+            data[pos:].decode("utf-8")
+            parts.append(data[pos:])
+            break
+        except UnicodeDecodeError as err:
+            good = data[pos : pos + err.start]
+            parts += [good, REPLACEMENT]
+            out_len += len(good)
+            bad.append(out_len)
+            out_len += len(REPLACEMENT)
+            pos += err.end
+    return b"".join(parts), bad
+
+
+def read_batches(
+    stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE
+) -> tuple[Header, ReadStats, Iterator[Batch]]:
+    """Check the header now; return it with stats that fill in as the batches are consumed."""
+    header, rest = read_header(stream, source)
+    stats = ReadStats()
+    return header, stats, _batches(header, rest, stream, stats, block_size)
+
+
+def _batches(
+    header: Header, head: bytes, stream: BinaryIO, stats: ReadStats, block_size: int
+) -> Iterator[Batch]:
+    tap = _Tap(head, stream, block_size)
+    if not tap.has_data():
+        stats.bytes_read = tap.bytes_read
+        return
+    invalid: list[tuple[int, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append((row.number, row.text))
+        return "skip"
+
+    names = header.columns
+    reader = pacsv.open_csv(
+        tap,
+        read_options=pacsv.ReadOptions(
+            column_names=names, use_threads=False, block_size=block_size
+        ),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        ),
+    )
+    numbering = _LineNumbering()
+    cursor = 1  # record number of the first record not yet assigned (1 = first after header)
+    for record_batch in _with_end(reader):
+        if record_batch is None:
+            taken, invalid = invalid, []
+            numbers = np.empty(0, np.int64)
+        else:
+            numbers = _valid_record_numbers(cursor, record_batch.num_rows, [n for n, _ in invalid])
+            if numbers.size:
+                cursor = int(numbers[-1]) + 1
+            taken = [item for item in invalid if item[0] < cursor]
+            invalid = [item for item in invalid if item[0] >= cursor]
+        table = pa.Table.from_batches([record_batch]) if record_batch is not None else None
+        for number, text in taken:
+            numbering.add(number, text.count("\n"))
+        if table is not None and table.num_rows:
+            numbering.add_many(numbers, _line_breaks_per_row(table))
+        yield _finish_batch(header, table, numbers, taken, numbering, tap, stats)
+    stats.bytes_read = tap.bytes_read
+
+
+def _with_end(reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch | None]:
+    yield from reader
+    yield None  # flush invalid rows reported after the last batch
+
+
+def _valid_record_numbers(cursor: int, n: int, invalid_numbers: list[int]) -> np.ndarray:
+    """The first `n` record numbers from `cursor` on that are not invalid rows."""
+    if not invalid_numbers:
+        return np.arange(cursor, cursor + n, dtype=np.int64)
+    candidates = np.arange(cursor, cursor + n + len(invalid_numbers), dtype=np.int64)
+    return np.setdiff1d(candidates, np.asarray(invalid_numbers, np.int64), assume_unique=True)[:n]
+
+
+def _line_breaks_per_row(table: pa.Table) -> np.ndarray | None:
+    """Line breaks inside each row's quoted fields, or None when there are none."""
+    counts = None
+    for column in table.columns:
+        if pc.any(pc.match_substring(column, "\n")).as_py():
+            per_row = pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+            counts = per_row if counts is None else counts + per_row
+    return counts
+
+
+class _LineNumbering:
+    """Maps record numbers to physical lines: a record starts after the line breaks of all
+    earlier records, including those inside quoted fields."""
+
+    def __init__(self):
+        self._numbers: list[np.ndarray] = []
+        self._extra: list[np.ndarray] = []
+
+    def add(self, number: int, breaks: int) -> None:
+        if breaks:
+            self._numbers.append(np.asarray([number], np.int64))
+            self._extra.append(np.asarray([breaks], np.int64))
+
+    def add_many(self, numbers: np.ndarray, breaks: np.ndarray | None) -> None:
+        if breaks is not None:
+            keep = breaks > 0
+            self._numbers.append(numbers[keep])
+            self._extra.append(breaks[keep].astype(np.int64))
+
+    def lines(self, numbers: np.ndarray) -> np.ndarray:
+        lines = numbers + 1  # line 1 is the header
+        if self._numbers:
+            known = np.concatenate(self._numbers)
+            order = np.argsort(known, kind="stable")
+            known, cumulative = known[order], np.cumsum(np.concatenate(self._extra)[order])
+            before = np.searchsorted(known, numbers, side="left")
+            lines = lines + np.where(before > 0, cumulative[np.maximum(before - 1, 0)], 0)
+        return lines
+
+    @property
+    def extra_total(self) -> int:
+        return int(sum(int(e.sum()) for e in self._extra))
+
+
+def _finish_batch(
+    header: Header,
+    table: pa.Table | None,
+    numbers: np.ndarray,
+    taken: list[tuple[int, str]],
+    numbering: _LineNumbering,
+    tap: _Tap,
+    stats: ReadStats,
+) -> Batch:
+    empty_lines = np.concatenate(tap.empty_lines) if tap.empty_lines else np.empty(0, np.int64)
+    bad_lines = np.concatenate(tap.bad_lines) if tap.bad_lines else np.empty(0, np.int64)
+    blank = 0
+    malformed_lines, malformed_texts = [], []
+    for number, text in taken:
+        if not text.strip(WHITESPACE):
+            blank += 1
+            continue
+        malformed_lines.append(int(numbering.lines(np.asarray([number]))[0]))
+        malformed_texts.append(text)
+    if table is None:
+        table = pa.table({name: pa.array([], pa.string()) for name in header.columns})
+    lines = numbering.lines(numbers) if numbers.size else np.empty(0, np.int64)
+    # pyarrow turns an empty line into a row of empty fields, like a line of bare commas.
+    all_empty = np.ones(table.num_rows, bool)
+    for column in table.columns:
+        all_empty &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+    if all_empty.any():
+        is_blank = all_empty & np.isin(lines, empty_lines)
+        blank += int(is_blank.sum())
+        if is_blank.any():
+            table, lines = table.filter(pa.array(~is_blank)), lines[~is_blank]
+    bad_utf8 = np.zeros(table.num_rows, bool)
+    if bad_lines.size:
+        breaks = _line_breaks_per_row(table)
+        last = lines + (breaks if breaks is not None else 0)
+        bad_utf8 = np.searchsorted(bad_lines, lines, "left") < np.searchsorted(
+            bad_lines, last, "right"
+        )
+    stats.data_lines += len(numbers) + len(taken)
+    stats.blank_lines += blank
+    stats.extra_line_breaks = numbering.extra_total
+    return Batch(table, lines, bad_utf8, malformed_lines, malformed_texts, blank)

@@ -1,0 +1,169 @@
+"""Apply the row contract to a batch of string fields: typed valid rows and quarantined rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurepipe.core.contract import (
+    INT64_MAX,
+    INT64_MIN,
+    INTEGER_PATTERN,
+    KNOWN_COLUMNS,
+    NUMBER_PATTERN,
+    OFFSET_PATTERN,
+    OPTIONAL_NUMERIC_COLUMNS,
+    TEXT_COLUMNS,
+    TIMESTAMP_PATTERN,
+    Reason,
+)
+from featurepipe.core.reading import Batch
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+VALID_SCHEMA = pa.schema(
+    [
+        ("line", pa.int64()),
+        ("event_time", TIMESTAMP),
+        ("user_id", pa.int64()),
+        ("session_id", pa.string()),
+        ("event_type", pa.string()),
+        *[(name, pa.string()) for name in TEXT_COLUMNS],
+        *[(name, pa.float64()) for name in OPTIONAL_NUMERIC_COLUMNS],
+    ]
+)
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("line", pa.int64()),
+        ("reason", pa.string()),
+        ("record", pa.string()),
+        *[(name, pa.string()) for name in KNOWN_COLUMNS],
+    ]
+)
+REASONS = list(Reason)
+
+
+def apply_rules(batch: Batch) -> tuple[pa.Table, pa.Table]:
+    """Split a batch into (valid rows typed by VALID_SCHEMA, rejected rows by REJECTED_SCHEMA)."""
+    fields = batch.fields
+    n = fields.num_rows
+    values = {name: pc.ascii_trim_whitespace(fields[name]) for name in fields.column_names}
+    codes = np.zeros(n, np.int8)  # 0 = valid, otherwise 1 + index into REASONS
+
+    def fail(reason: Reason, mask) -> None:
+        mask = np.asarray(mask, bool)
+        codes[(codes == 0) & mask] = REASONS.index(reason) + 1
+
+    fail(Reason.INVALID_UTF8, batch.bad_utf8)
+    event_time, time_ok = _timestamps(values["event_time"])
+    fail(Reason.EVENT_TIME_MISSING, _empty(values["event_time"]))
+    fail(Reason.EVENT_TIME_INVALID, ~time_ok)
+    user_id, user_ok = _integers(values["user_id"])
+    fail(Reason.USER_ID_MISSING, _empty(values["user_id"]))
+    fail(Reason.USER_ID_INVALID, ~user_ok)
+    fail(Reason.SESSION_ID_MISSING, _empty(values["session_id"]))
+    fail(Reason.EVENT_TYPE_MISSING, _empty(values["event_type"]))
+
+    valid_mask = pa.array(codes == 0)
+    columns = {
+        "line": pa.array(batch.lines, pa.int64()),
+        "event_time": event_time,
+        "user_id": user_id,
+        "session_id": values["session_id"],
+        "event_type": values["event_type"],
+    }
+    for name in TEXT_COLUMNS:
+        columns[name] = _text_or_null(values[name]) if name in values else pa.nulls(n, pa.string())
+    for name in OPTIONAL_NUMERIC_COLUMNS:
+        columns[name] = _numbers(values[name]) if name in values else pa.nulls(n, pa.float64())
+    valid = pa.table(columns, schema=VALID_SCHEMA).filter(valid_mask)
+    rejected = _rejected(batch, codes)
+    return valid, rejected
+
+
+def _empty(strings: pa.Array) -> np.ndarray:
+    return pc.equal(pc.binary_length(strings), 0).to_numpy(zero_copy_only=False)
+
+
+def _matches(strings, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(strings, pattern).to_numpy(zero_copy_only=False)
+
+
+def _timestamps(strings) -> tuple[pa.Array, np.ndarray]:
+    """ISO-8601 timestamps to UTC: the values (null where invalid) and a validity mask."""
+    ok = _matches(strings, TIMESTAMP_PATTERN)
+    ok &= _day_exists(pc.if_else(pa.array(ok), strings, "0000-00-00"))
+    # A value without an offset is UTC: give it one so a single cast handles every row.
+    has_offset = pc.match_substring_regex(strings, OFFSET_PATTERN)
+    zoned = pc.if_else(has_offset, strings, pc.binary_join_element_wise(strings, "Z", ""))
+    parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
+    return parsed, ok
+
+
+def _day_exists(dates) -> np.ndarray:
+    """False where the day is past the end of its month (2025-02-30).
+
+    `dates` start with YYYY-MM-DD; the pattern has already checked every other field.
+    """
+
+    def number(start: int, stop: int) -> np.ndarray:
+        digits = pc.utf8_slice_codeunits(dates, start, stop)
+        return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([31, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month]
+    return day <= month_days + ((month == 2) & leap)
+
+
+def _integers(strings) -> tuple[pa.Array, np.ndarray]:
+    ok = pa.array(_matches(strings, INTEGER_PATTERN))
+    candidates = pc.if_else(ok, pc.utf8_ltrim(strings, "+"), None)
+    try:
+        parsed = pc.cast(candidates, pa.int64())
+    except pa.ArrowInvalid:  # out of the int64 range
+        parsed = pa.array([_int64(v) for v in candidates.to_pylist()], pa.int64())
+    return parsed, parsed.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _int64(text: str | None) -> int | None:
+    if text is None:
+        return None
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else None
+
+
+def _numbers(strings) -> pa.Array:
+    """Decimal numbers as float64; empty, unparseable and non-finite values become null."""
+    ok = pa.array(_matches(strings, NUMBER_PATTERN))
+    parsed = pc.cast(pc.if_else(ok, strings, None), pa.float64())
+    return pc.if_else(pc.is_finite(parsed), parsed, None)
+
+
+def _text_or_null(strings) -> pa.Array:
+    return pc.if_else(pc.equal(pc.binary_length(strings), 0), None, strings)
+
+
+def _rejected(batch: Batch, codes: np.ndarray) -> pa.Table:
+    rows = np.flatnonzero(codes)
+    fields = batch.fields.take(pa.array(rows, pa.int64()))
+    raw = fields.to_pylist()
+    n_bad = len(batch.malformed_lines)
+    columns = {
+        "line": list(batch.lines[rows]) + batch.malformed_lines,
+        "reason": [REASONS[c - 1].value for c in codes[rows]] + [Reason.FIELD_COUNT.value] * n_bad,
+        "record": [_csv_line(row.values()) for row in raw] + batch.malformed_texts,
+    }
+    for name in KNOWN_COLUMNS:
+        columns[name] = [row.get(name) for row in raw] + [None] * n_bad
+    table = pa.table(columns, schema=REJECTED_SCHEMA)
+    return table.sort_by("line") if n_bad and rows.size else table
+
+
+def _csv_line(values) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()

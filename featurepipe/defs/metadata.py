@@ -1,0 +1,17 @@
+"""Materialization metadata a person reads in the UI: counts, schema, a preview."""
+
+import dagster as dg
+import pandas as pd
+
+PREVIEW_ROWS = 5
+
+
+def table_metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()]
+    )
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        "preview": dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False)),
+    }

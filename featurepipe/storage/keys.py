@@ -1,0 +1,48 @@
+"""Object naming: where each partition of each asset lives in its bucket."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+# S3's bucket naming rules; they also keep a local bucket a single plain directory.
+BUCKET_RE = re.compile(r"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+RAW_KEY_RE = re.compile(r"^user_events_(\d{8})\.csv$")
+
+
+def partition_date(partition_key: str) -> dt.date:
+    """A daily partition key (YYYY-MM-DD) as a date; anything else is refused."""
+    try:
+        day = dt.date.fromisoformat(partition_key)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a daily partition key (YYYY-MM-DD): {partition_key!r}") from None
+    if day.isoformat() != partition_key:
+        raise ValueError(f"not a daily partition key (YYYY-MM-DD): {partition_key!r}")
+    return day
+
+
+def raw_key(partition_key: str) -> str:
+    return f"user_events_{partition_date(partition_key):%Y%m%d}.csv"
+
+
+def raw_key_date(key: str) -> dt.date | None:
+    """The date a raw key is for, or None when the key is not a raw event file's."""
+    match = RAW_KEY_RE.match(key)
+    if not match:
+        return None
+    try:
+        return dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def asset_key_path(asset: str, partition_key: str, extension: str = "parquet") -> str:
+    return f"{asset}/date={partition_date(partition_key).isoformat()}/part.{extension}"
+
+
+def check_bucket(bucket: str) -> str:
+    if not BUCKET_RE.match(bucket):
+        raise ValueError(
+            f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
+        )
+    return bucket

@@ -1,0 +1,255 @@
+"""Buckets of objects, on a local disk or on S3, behind one small interface.
+
+Writes are staged and committed whole: a reader sees the old object or the new one, never
+part of one, and a failed write leaves the old object in place.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from featurepipe.storage.keys import check_bucket
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed; the message names the operation and the object."""
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: dt.datetime
+
+
+class ObjectStore(abc.ABC):
+    @abc.abstractmethod
+    def uri(self, bucket: str, key: str) -> str: ...
+
+    @abc.abstractmethod
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object's size, ETag and time, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def open(self, bucket: str, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A stream of the object's bytes."""
+
+    @abc.abstractmethod
+    def local_copy(self, bucket: str, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A path to read the object from, for readers that need to seek (Parquet)."""
+
+    @abc.abstractmethod
+    def staged(self, bucket: str, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A path to write the object to; committed whole when the block succeeds."""
+
+    @abc.abstractmethod
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
+
+    def require(self, bucket: str, key: str) -> ObjectInfo:
+        info = self.head(bucket, key)
+        if info is None:
+            raise ObjectNotFound(f"head_object: {self.uri(bucket, key)} does not exist")
+        return info
+
+
+class LocalStore(ObjectStore):
+    """A bucket is the directory <root>/<bucket>; a key is a path under it, as on S3."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+
+    def path(self, bucket: str, key: str) -> Path:
+        base = self.root / check_bucket(bucket)
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"invalid object key {key!r} for bucket {bucket!r}")
+        path = (base / key).resolve()
+        if not path.is_relative_to(base):
+            raise ValueError(f"object key {key!r} escapes bucket {bucket!r}")
+        return path
+
+    def uri(self, bucket: str, key: str) -> str:
+        return str(self.path(bucket, key))
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        path = self.path(bucket, key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        if not path.is_file():
+            return None
+        return self._info(bucket, key, path, stat)
+
+    @staticmethod
+    def _info(bucket: str, key: str, path: Path, stat: os.stat_result) -> ObjectInfo:
+        # Like a web server's ETag: cheap, and it changes whenever the file is replaced.
+        etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
+        return ObjectInfo(str(path), bucket, key, stat.st_size, etag, modified)
+
+    @contextlib.contextmanager
+    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        path = self.path(bucket, key)
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"get_object: {path} does not exist") from None
+        with stream:
+            yield stream
+
+    @contextlib.contextmanager
+    def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
+        self.require(bucket, key)
+        yield self.path(bucket, key)
+
+    @contextlib.contextmanager
+    def staged(self, bucket: str, key: str) -> Iterator[Path]:
+        target = self.path(bucket, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root / check_bucket(bucket)
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            key = path.relative_to(base).as_posix()
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
+                yield self._info(bucket, key, path, path.stat())
+
+
+class S3Store(ObjectStore):
+    """Objects in S3 or any S3-protocol server, through a boto3 client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def uri(self, bucket: str, key: str) -> str:
+        return f"s3://{bucket}/{key}"
+
+    def _error(self, action: str, bucket: str, key: str, err: Exception) -> StorageError:
+        where = self.uri(bucket, key) if key else f"s3://{bucket}"
+        if isinstance(err, ClientError):
+            code = err.response.get("Error", {}).get("Code", "")
+            message = err.response.get("Error", {}).get("Message", "")
+            kind = ObjectNotFound if code in ("404", "NoSuchKey") else StorageError
+            return kind(f"{action}: {where}: {code} {message}".rstrip())
+        return StorageError(f"{action}: {where}: {err}")
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                if not self._bucket_exists(bucket):
+                    raise StorageError(
+                        f"head_object: s3://{bucket}: the bucket does not exist"
+                    ) from None
+                return None
+            raise self._error("head_object", bucket, key, err) from None
+        except BotoCoreError as err:
+            raise self._error("head_object", bucket, key, err) from None
+        return ObjectInfo(
+            self.uri(bucket, key),
+            bucket,
+            key,
+            response["ContentLength"],
+            response["ETag"].strip('"'),
+            response["LastModified"],
+        )
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code", "") in ("404", "NoSuchBucket"):
+                return False
+            raise self._error("head_bucket", bucket, "", err) from None
+        return True
+
+    @contextlib.contextmanager
+    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        try:
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("get_object", bucket, key, err) from None
+        with contextlib.closing(body):
+            yield _Guarded(body, f"get_object: {self.uri(bucket, key)}")
+
+    @contextlib.contextmanager
+    def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
+            path = Path(tmp) / Path(key).name
+            try:
+                self.client.download_file(bucket, key, str(path))
+            except (ClientError, BotoCoreError) as err:
+                raise self._error("get_object", bucket, key, err) from None
+            yield path
+
+    @contextlib.contextmanager
+    def staged(self, bucket: str, key: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
+            path = Path(tmp) / Path(key).name
+            yield path
+            # An S3 PUT (single or multipart) becomes visible only once complete.
+            try:
+                self.client.upload_file(str(path), bucket, key)
+            except (ClientError, BotoCoreError) as err:
+                raise self._error("put_object", bucket, key, err) from None
+            except Exception as err:  # s3transfer wraps failures in its own errors
+                raise StorageError(f"put_object: {self.uri(bucket, key)}: {err}") from err
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        self.uri(bucket, item["Key"]),
+                        bucket,
+                        item["Key"],
+                        item["Size"],
+                        item["ETag"].strip('"'),
+                        item["LastModified"],
+                    )
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("list_objects_v2", bucket, prefix, err) from None
+
+
+class _Guarded:
+    """A read stream whose network failures name the object being read."""
+
+    def __init__(self, body, where: str):
+        self._body, self._where = body, where
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._body.read(size)
+        except (BotoCoreError, OSError) as err:
+            raise StorageError(f"{self._where}: read failed: {err}") from None

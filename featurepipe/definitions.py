@@ -2,23 +2,27 @@
 
 import dagster as dg
 
+from featurepipe.defs import exports
 from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
+from featurepipe.defs.checks import asset_checks, raw_freshness_sensor
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
-from featurepipe.defs.partitions import daily_partitions
+from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.resources import storage_from_env
+from featurepipe.defs.schedules import daily_schedule
+from featurepipe.defs.sensors import raw_file_sensor
 
 storage = storage_from_env()
 
-featurepipe_job = dg.define_asset_job(
-    "featurepipe_daily",
-    selection=dg.AssetSelection.assets(raw_events, validate_raw_events, event_features),
-    partitions_def=daily_partitions,
-    description="Validate one day of raw events and build its features.",
-)
+assets = [raw_events, validate_raw_events, event_features]
+if exports.ENABLED:
+    assets.append(exports.legacy_features_csv)
 
 defs = dg.Definitions(
-    assets=[raw_events, validate_raw_events, event_features],
+    assets=assets,
+    asset_checks=asset_checks,
     jobs=[featurepipe_job],
+    schedules=[daily_schedule],
+    sensors=[raw_file_sensor, raw_freshness_sensor],
     resources={
         "storage": storage,
         "io_manager": ParquetIOManager(storage=storage),

@@ -25,3 +25,11 @@ def row_sum(events: pd.DataFrame) -> pd.Series:
 def build_features(events: pd.DataFrame) -> pd.DataFrame:
     features = events[KEY_COLUMNS].assign(row_sum=row_sum(events)).reset_index(drop=True)
     return EventFeatures.validate(features, lazy=True)
+
+
+LEGACY_COLUMNS = ["row_sum", *KEY_COLUMNS]
+
+
+def legacy_csv(features: pd.DataFrame, path) -> None:
+    """Write features the way the old pipeline did: CSV with row_sum as the first column."""
+    features[LEGACY_COLUMNS].to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,11 +1,12 @@
 """The three daily assets: a thin shell around featurepipe.core."""
 
+import os
 import time
 
 import dagster as dg
 
 from featurepipe.core.features import build_features
-from featurepipe.core.validation import ValidatedDay, validate_events
+from featurepipe.core.validation import DaySummary, ValidatedDay, validate_events
 from featurepipe.defs.io_managers import RawFile, by_partition, one_or_many
 from featurepipe.defs.metadata import table_metadata
 from featurepipe.defs.partitions import daily_partitions
@@ -13,6 +14,25 @@ from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import raw_key
 
 GROUP = "user_events"
+
+
+def _ratio_env(name: str, default: float) -> float:
+    value = os.environ.get(name, str(default))
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+class QuarantinePolicy(dg.Config):
+    """How many quarantined rows a day may have: above `warn_ratio` the quarantine check
+    warns; above `error_ratio` it fails and blocks the day's features. Defaults come from
+    FEATUREPIPE_QUARANTINE_WARN_RATIO / _ERROR_RATIO; a run may override them in its config."""
+
+    warn_ratio: float = _ratio_env("FEATUREPIPE_QUARANTINE_WARN_RATIO", 0.01)
+    error_ratio: float = _ratio_env("FEATUREPIPE_QUARANTINE_ERROR_RATIO", 0.05)
+
+
 COMMON = dict(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -61,9 +81,18 @@ def raw_events(context: dg.AssetExecutionContext, storage: StorageResource):
         ),
     },
     ins={"raw_events": dg.AssetIn()},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "quarantine_ratio",
+            asset="validated_events",
+            blocking=True,
+            description="Share of a day's rows that were quarantined: warns above the policy's "
+            "warn_ratio, fails above error_ratio and then blocks event_features.",
+        )
+    ],
     **COMMON,
 )
-def validate_raw_events(context: dg.AssetExecutionContext, raw_events):
+def validate_raw_events(context: dg.AssetExecutionContext, config: QuarantinePolicy, raw_events):
     """Validate each raw file once, splitting it into validated and rejected rows."""
     days: dict[str, ValidatedDay] = {}
     for partition_key, raw in by_partition(context, raw_events).items():
@@ -71,6 +100,38 @@ def validate_raw_events(context: dg.AssetExecutionContext, raw_events):
     keys = context.partition_keys
     yield dg.Output(one_or_many(keys, {k: d.events for k, d in days.items()}), "validated_events")
     yield dg.Output(one_or_many(keys, {k: d.rejected for k, d in days.items()}), "rejected_events")
+    yield quarantine_check(config, {k: d.summary for k, d in days.items()})
+
+
+def quarantine_check(
+    policy: QuarantinePolicy, summaries: dict[str, DaySummary]
+) -> dg.AssetCheckResult:
+    """One result for the run's days, judged by the worst of them."""
+    ratios = {k: round(s.quarantine_ratio, 6) for k, s in summaries.items()}
+    worst = max(ratios, key=ratios.get)
+    ratio = ratios[worst]
+    if ratio > policy.error_ratio:
+        passed, severity = False, dg.AssetCheckSeverity.ERROR
+    elif ratio > policy.warn_ratio:
+        passed, severity = False, dg.AssetCheckSeverity.WARN
+    else:
+        passed, severity = True, dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        asset_key="validated_events",
+        check_name="quarantine_ratio",
+        description=f"{worst}: {ratio:.2%} of rows quarantined "
+        f"(warn above {policy.warn_ratio:.2%}, fail above {policy.error_ratio:.2%})",
+        metadata={
+            "worst_partition": worst,
+            "quarantine_ratio": ratio,
+            "ratios": dg.MetadataValue.json(ratios),
+            "reasons": dg.MetadataValue.json(summaries[worst].reasons),
+            "warn_ratio": policy.warn_ratio,
+            "error_ratio": policy.error_ratio,
+        },
+    )
 
 
 def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFile) -> ValidatedDay:
@@ -124,23 +185,66 @@ def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFil
     description="Features of record, one row per valid event in input order: the event key "
     "and `row_sum`, the sum of user_id, is_premium, event_value, amount and "
     "session_length_sec (a null counts 0.0).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "row_sum_not_null", asset="event_features", description="No row has a null row_sum."
+        ),
+        dg.AssetCheckSpec(
+            "one_row_per_valid_event",
+            asset="event_features",
+            description="Row count equals the valid rows that validated_events recorded.",
+        ),
+    ],
     **COMMON,
 )
 def event_features(context: dg.AssetExecutionContext, validated_events):
-    features = {}
+    features, nulls, counts = {}, {}, {}
     for partition_key, events in by_partition(context, validated_events).items():
         frame = build_features(events)
         features[partition_key] = frame
-        row_sum = frame["row_sum"]
+        nulls[partition_key] = int(frame["row_sum"].isna().sum())
+        counts[partition_key] = {
+            "features": len(frame),
+            "valid_recorded": _recorded_valid(context, partition_key),
+        }
         context.add_asset_metadata(
-            {
-                **table_metadata(frame),
-                "row_sum_mean": dg.MetadataValue.float(
-                    float(row_sum.mean()) if len(frame) else 0.0
-                ),
-                "row_sum_min": dg.MetadataValue.float(float(row_sum.min()) if len(frame) else 0.0),
-                "row_sum_max": dg.MetadataValue.float(float(row_sum.max()) if len(frame) else 0.0),
-            },
-            partition_key=partition_key,
+            {**table_metadata(frame), **_row_sum_stats(frame)}, partition_key=partition_key
         )
-    return one_or_many(context.partition_keys, features)
+    yield dg.Output(one_or_many(context.partition_keys, features))
+    yield dg.AssetCheckResult(
+        check_name="row_sum_not_null",
+        passed=not any(nulls.values()),
+        metadata={"null_row_sums": dg.MetadataValue.json(nulls)},
+    )
+    mismatched = {k: c for k, c in counts.items() if c["features"] != c["valid_recorded"]}
+    yield dg.AssetCheckResult(
+        check_name="one_row_per_valid_event",
+        passed=not mismatched,
+        metadata={"counts": dg.MetadataValue.json(counts)},
+        description=f"mismatched partitions: {sorted(mismatched)}" if mismatched else None,
+    )
+
+
+def _recorded_valid(context: dg.AssetExecutionContext, partition_key: str) -> int | None:
+    """The `valid` count of the validated_events materialization this run reads."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("validated_events"), asset_partitions=[partition_key]
+        ),
+        limit=1,
+    ).records
+    if not records:
+        return None
+    value = records[0].asset_materialization.metadata.get("valid")
+    return value.value if value is not None else None
+
+
+def _row_sum_stats(frame) -> dict[str, dg.MetadataValue]:
+    row_sum = frame["row_sum"]
+    if row_sum.empty:
+        return {}
+    return {
+        "row_sum_mean": dg.MetadataValue.float(float(row_sum.mean())),
+        "row_sum_min": dg.MetadataValue.float(float(row_sum.min())),
+        "row_sum_max": dg.MetadataValue.float(float(row_sum.max())),
+    }

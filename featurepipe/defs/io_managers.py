@@ -25,12 +25,18 @@ class NotParquetError(StorageError):
     """What is stored under an asset's key is not Parquet; it is refused, never executed."""
 
 
-def by_partition(context: dg.AssetExecutionContext | dg.InputContext | dg.OutputContext, value):
+def by_partition(
+    context: dg.AssetExecutionContext
+    | dg.AssetCheckExecutionContext
+    | dg.InputContext
+    | dg.OutputContext,
+    value,
+):
     """Normalise a value to {partition_key: value} for the partitions of this step."""
-    if isinstance(context, dg.AssetExecutionContext):
-        keys = list(context.partition_keys)
-    else:
+    if isinstance(context, dg.InputContext | dg.OutputContext):
         keys = list(context.asset_partition_keys)
+    else:
+        keys = list(context.partition_keys)
     if len(keys) == 1 and not isinstance(value, Mapping):
         return {keys[0]: value}
     return dict(value)

@@ -46,3 +46,7 @@ def check_bucket(bucket: str) -> str:
             f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
         )
     return bucket
+
+
+def legacy_features_key(partition_key: str) -> str:
+    return f"features_{partition_date(partition_key):%Y%m%d}.csv"

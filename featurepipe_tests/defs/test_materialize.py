@@ -36,7 +36,11 @@ def put_raw(storage, day: str, data: bytes) -> None:
 def test_one_partition_lands_all_tables(backend, request):
     storage = request.getfixturevalue(backend)
     put_raw(storage, DAY, csv_bytes(*LINES))
-    result = materialize(ASSETS, partition_key=DAY, resources=resources(storage))
+    # One row in three is quarantined: raise the blocking threshold for this tiny file.
+    lenient = {"ops": {"validate_raw_events": {"config": {"warn_ratio": 0.5, "error_ratio": 0.5}}}}
+    result = materialize(
+        ASSETS, partition_key=DAY, resources=resources(storage), run_config=lenient
+    )
     assert result.success
     store = storage.store
     names = {o.key for o in store.list(FEATURE_BUCKET)}

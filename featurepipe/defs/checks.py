@@ -1,0 +1,74 @@
+"""Asset checks on stored data, beside the checks each asset records while it runs."""
+
+import os
+
+import dagster as dg
+import pandas as pd
+import pandera.pandas as pa
+
+from featurepipe.core.schemas import EventFeatures, ValidatedEvents
+from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
+from featurepipe.defs.io_managers import by_partition
+from featurepipe.defs.partitions import daily_partitions
+
+FAILURE_CASES_SHOWN = 20
+
+
+def pandera_result(schema: type[pa.DataFrameModel], frames: dict[str, pd.DataFrame]):
+    """Validate each stored day against a pandera schema; failing cases go to metadata."""
+    failures = []
+    for partition_key, frame in frames.items():
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            cases = err.failure_cases.head(FAILURE_CASES_SHOWN).astype(str)
+            failures.append((partition_key, len(err.failure_cases), cases))
+    metadata = {
+        "schema": schema.__name__,
+        "partitions_checked": dg.MetadataValue.json(sorted(frames)),
+        "failure_cases": sum(n for _, n, _ in failures),
+    }
+    for partition_key, _, cases in failures:
+        metadata[f"failures {partition_key}"] = dg.MetadataValue.md(cases.to_markdown(index=False))
+    return dg.AssetCheckResult(passed=not failures, metadata=metadata)
+
+
+@dg.asset_check(
+    asset="validated_events",
+    name="pandera_schema",
+    partitions_def=daily_partitions,
+    description="The stored table matches the pandera schema ValidatedEvents.",
+)
+def validated_events_schema(context: dg.AssetCheckExecutionContext, validated_events):
+    return pandera_result(ValidatedEvents, by_partition(context, validated_events))
+
+
+@dg.asset_check(
+    asset=event_features,
+    name="pandera_schema",
+    partitions_def=daily_partitions,
+    description="The stored table matches the pandera schema EventFeatures.",
+)
+def event_features_schema(context: dg.AssetCheckExecutionContext, event_features):
+    return pandera_result(EventFeatures, by_partition(context, event_features))
+
+
+# The raw file of a day is due by this hour (UTC) of the next day.
+RAW_DEADLINE_HOUR = int(os.environ.get("FEATUREPIPE_RAW_DEADLINE_HOUR", "6"))
+
+raw_freshness_checks = dg.build_time_partition_freshness_checks(
+    assets=[raw_events], deadline_cron=f"0 {RAW_DEADLINE_HOUR} * * *", timezone="UTC"
+)
+raw_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=raw_freshness_checks, name="raw_events_freshness"
+)
+schema_change_checks = dg.build_column_schema_change_checks(
+    assets=[validate_raw_events, event_features]
+)
+
+asset_checks = [
+    validated_events_schema,
+    event_features_schema,
+    *raw_freshness_checks,
+    *schema_change_checks,
+]

@@ -74,11 +74,12 @@ def s3_env(s3_server, monkeypatch) -> str:
 
 def _empty_bucket(client, bucket: str) -> None:
     try:
-        objects = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+        pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=bucket))
     except client.exceptions.NoSuchBucket:
         return
-    for item in objects:
-        client.delete_object(Bucket=bucket, Key=item["Key"])
+    for page in pages:
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
     client.delete_bucket(Bucket=bucket)
 
 

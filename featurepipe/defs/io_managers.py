@@ -7,16 +7,17 @@ A run over several partitions (a single-run backfill) hands each asset a dict
 import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import asset_key_path, raw_key
 from featurepipe.storage.objects import ObjectInfo, ObjectStore, StorageError
+from featurepipe.storage.tables import StagedTable, iter_frames, read_frame, write_frame
 
 PARQUET_MAGIC = b"PAR1"
 
@@ -47,6 +48,19 @@ def one_or_many(keys: list[str], values: dict):
     return values[keys[0]] if len(keys) == 1 else {k: values[k] for k in keys}
 
 
+def output_partitions(context: dg.OutputContext, value) -> dict:
+    """by_partition for an output, which must hold exactly the partitions being materialized:
+    a day missing from it would be recorded as materialized with nothing stored."""
+    values = by_partition(context, value)
+    expected = list(context.asset_partition_keys)
+    if set(values) != set(expected):
+        raise ValueError(
+            f"{context.asset_key.to_user_string()}: the output holds partitions "
+            f"{sorted(map(str, values))}, but the run materializes {expected}"
+        )
+    return values
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores each partition of an asset as `<asset>/date=<day>/part.parquet` in the feature
     bucket, written whole or not at all. Only Parquet is ever read back: no pickle."""
@@ -56,17 +70,22 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _key(self, context: dg.InputContext | dg.OutputContext, partition_key: str) -> str:
         return asset_key_path(context.asset_key.path[-1], partition_key)
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | dict) -> None:
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        """Store a DataFrame, or commit a StagedTable the asset wrote batch by batch."""
         store, bucket = self.storage.store, self.storage.feature_bucket
         uris, written = {}, 0
-        for partition_key, frame in by_partition(context, obj).items():
+        for partition_key, value in output_partitions(context, obj).items():
             key = self._key(context, partition_key)
-            with store.staged(bucket, key) as path:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                pq.write_table(table, path, compression="zstd")
-                written += path.stat().st_size
+            if isinstance(value, StagedTable):
+                written += store.put_file(bucket, key, value.path)
+                rows = value.rows
+            else:
+                with store.staged(bucket, key) as path:
+                    write_frame(value, path)
+                    written += path.stat().st_size
+                rows = len(value)
             uris[partition_key] = store.uri(bucket, key)
-            context.log.info(f"action=put_object bucket={bucket} key={key} rows={len(frame)}")
+            context.log.info(f"action=put_object bucket={bucket} key={key} rows={rows}")
         metadata = {"bytes_written": dg.MetadataValue.int(written)}
         if len(uris) == 1:
             metadata["uri"] = dg.MetadataValue.text(next(iter(uris.values())))
@@ -75,16 +94,28 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext):
-        keys = list(context.asset_partition_keys)
-        return one_or_many(keys, {k: self.load_partition(context, k) for k in keys})
+        """DataFrames; or ParquetBatches where the input's metadata asks for batches."""
+        store, bucket = self.storage.store, self.storage.feature_bucket
+        batches = (context.definition_metadata or {}).get(LOAD_AS) == "batches"
+        asset = context.asset_key.path[-1]
+        values = {}
+        for partition_key in context.asset_partition_keys:
+            key = self._key(context, partition_key)
+            if batches:
+                values[partition_key] = stored_batches(self.storage, asset, partition_key)
+            else:
+                values[partition_key] = read_parquet(store, bucket, key)
+        return one_or_many(list(context.asset_partition_keys), values)
 
-    def load_partition(self, context: dg.InputContext, partition_key: str) -> pd.DataFrame:
-        return read_parquet(
-            self.storage.store, self.storage.feature_bucket, self._key(context, partition_key)
-        )
+
+# Input metadata that makes ParquetIOManager hand over ParquetBatches instead of a DataFrame.
+LOAD_AS = "featurepipe/load_as"
+AS_BATCHES = {LOAD_AS: "batches"}
 
 
-def read_parquet(store: ObjectStore, bucket: str, key: str) -> pd.DataFrame:
+@contextlib.contextmanager
+def parquet_copy(store: ObjectStore, bucket: str, key: str) -> Iterator[Path]:
+    """A local path to a stored Parquet object; anything that is not Parquet is refused."""
     with store.local_copy(bucket, key) as path:
         with path.open("rb") as file:
             head = file.read(4)
@@ -94,7 +125,41 @@ def read_parquet(store: ObjectStore, bucket: str, key: str) -> pd.DataFrame:
             raise NotParquetError(
                 f"get_object: {store.uri(bucket, key)} is not a Parquet file; refusing to load it"
             )
-        return pq.read_table(path).to_pandas()
+        try:
+            yield path
+        except pa.ArrowException as err:  # a damaged file: name the object, not a temp copy
+            raise NotParquetError(
+                f"get_object: {store.uri(bucket, key)} is not a valid Parquet file ({err}); "
+                "refusing to load it"
+            ) from None
+
+
+def stored_batches(storage: StorageResource, asset: str, partition_key: str) -> "ParquetBatches":
+    """A stored partition of an asset, to read batch by batch."""
+    key = asset_key_path(asset, partition_key)
+    return ParquetBatches(storage.store, storage.feature_bucket, key)
+
+
+def read_parquet(store: ObjectStore, bucket: str, key: str) -> pd.DataFrame:
+    with parquet_copy(store, bucket, key) as path:
+        return read_frame(path)
+
+
+@dataclass(frozen=True)
+class ParquetBatches:
+    """A stored partition, read a batch of rows at a time."""
+
+    store: ObjectStore
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri(self.bucket, self.key)
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        with parquet_copy(self.store, self.bucket, self.key) as path:
+            yield from iter_frames(path)
 
 
 @dataclass(frozen=True)

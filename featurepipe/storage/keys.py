@@ -27,7 +27,7 @@ def raw_key(partition_key: str) -> str:
 
 def raw_key_date(key: str) -> dt.date | None:
     """The date a raw key is for, or None when the key is not a raw event file's."""
-    match = RAW_KEY_RE.match(key)
+    match = RAW_KEY_RE.fullmatch(key)
     if not match:
         return None
     try:
@@ -41,11 +41,21 @@ def asset_key_path(asset: str, partition_key: str, extension: str = "parquet") -
 
 
 def check_bucket(bucket: str) -> str:
-    if not BUCKET_RE.match(bucket):
+    if not BUCKET_RE.fullmatch(bucket):
         raise ValueError(
             f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
         )
     return bucket
+
+
+def check_key(bucket: str, key: str) -> str:
+    """An object key made of plain '/'-separated names, the same on every backend: no leading
+    '/', no empty, '.' or '..' segment, no name starting with '.' (staged writes use those),
+    no NUL. It can never name anything outside its bucket."""
+    parts = key.split("/")
+    if "\0" in key or any(part == "" or part.startswith(".") for part in parts):
+        raise ValueError(f"invalid object key {key!r} for bucket {bucket!r}")
+    return key
 
 
 def legacy_features_key(partition_key: str) -> str:

@@ -10,6 +10,7 @@ import abc
 import contextlib
 import datetime as dt
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from featurepipe.storage.keys import check_bucket
+from featurepipe.storage.keys import check_bucket, check_key
 
 
 class StorageError(RuntimeError):
@@ -62,6 +63,13 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
 
+    def put_file(self, bucket: str, key: str, source: Path) -> int:
+        """Commit a complete local file as the object, atomically; return its size."""
+        with self.staged(bucket, key) as target:
+            shutil.move(source, target)  # a rename when both are on one filesystem
+            size = target.stat().st_size
+        return size
+
     def require(self, bucket: str, key: str) -> ObjectInfo:
         info = self.head(bucket, key)
         if info is None:
@@ -77,10 +85,7 @@ class LocalStore(ObjectStore):
 
     def path(self, bucket: str, key: str) -> Path:
         base = self.root / check_bucket(bucket)
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            raise ValueError(f"invalid object key {key!r} for bucket {bucket!r}")
-        path = (base / key).resolve()
+        path = (base / check_key(bucket, key)).resolve()
         if not path.is_relative_to(base):
             raise ValueError(f"object key {key!r} escapes bucket {bucket!r}")
         return path
@@ -92,7 +97,7 @@ class LocalStore(ObjectStore):
         path = self.path(bucket, key)
         try:
             stat = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         if not path.is_file():
             return None
@@ -110,7 +115,7 @@ class LocalStore(ObjectStore):
         path = self.path(bucket, key)
         try:
             stream = path.open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(f"get_object: {path} does not exist") from None
         with stream:
             yield stream
@@ -137,8 +142,8 @@ class LocalStore(ObjectStore):
         base = self.root / check_bucket(bucket)
         if not base.is_dir():
             return
-        for path in sorted(base.rglob("*")):
-            key = path.relative_to(base).as_posix()
+        # In key order, as S3 lists ('a-c' before 'a/b'), not in path order.
+        for key, path in sorted((p.relative_to(base).as_posix(), p) for p in base.rglob("*")):
             if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
                 yield self._info(bucket, key, path, path.stat())
 
@@ -162,6 +167,7 @@ class S3Store(ObjectStore):
         return StorageError(f"{action}: {where}: {err}")
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        check_key(check_bucket(bucket), key)
         try:
             response = self.client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
@@ -191,10 +197,13 @@ class S3Store(ObjectStore):
             if err.response.get("Error", {}).get("Code", "") in ("404", "NoSuchBucket"):
                 return False
             raise self._error("head_bucket", bucket, "", err) from None
+        except BotoCoreError as err:
+            raise self._error("head_bucket", bucket, "", err) from None
         return True
 
     @contextlib.contextmanager
     def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        check_key(check_bucket(bucket), key)
         try:
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
         except (ClientError, BotoCoreError) as err:
@@ -204,16 +213,29 @@ class S3Store(ObjectStore):
 
     @contextlib.contextmanager
     def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
+        check_key(check_bucket(bucket), key)
         with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
             path = Path(tmp) / Path(key).name
             try:
                 self.client.download_file(bucket, key, str(path))
-            except (ClientError, BotoCoreError) as err:
+            except ClientError as err:
+                code = err.response.get("Error", {}).get("Code", "")
+                if code in ("404", "NoSuchKey", "NotFound") and not self._bucket_exists(bucket):
+                    raise StorageError(
+                        f"get_object: s3://{bucket}: the bucket does not exist"
+                    ) from None
                 raise self._error("get_object", bucket, key, err) from None
+            except BotoCoreError as err:
+                raise self._error("get_object", bucket, key, err) from None
+            except Exception as err:  # s3transfer gives up on broken reads with its own errors
+                cause = getattr(err, "last_exception", None)
+                detail = f"{err}: {cause}" if cause else str(err)
+                raise StorageError(f"get_object: {self.uri(bucket, key)}: {detail}") from err
             yield path
 
     @contextlib.contextmanager
     def staged(self, bucket: str, key: str) -> Iterator[Path]:
+        check_key(check_bucket(bucket), key)
         with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
             path = Path(tmp) / Path(key).name
             yield path
@@ -226,6 +248,7 @@ class S3Store(ObjectStore):
                 raise StorageError(f"put_object: {self.uri(bucket, key)}: {err}") from err
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        check_bucket(bucket)
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

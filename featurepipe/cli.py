@@ -7,6 +7,25 @@ import sys
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.resources import storage_outside_dagster
 from featurepipe.storage.keys import raw_key
+from featurepipe.storage.objects import StorageError
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,14 +38,21 @@ def main(argv: list[str] | None = None) -> int:
         "bucket configured by FEATUREPIPE_STORAGE and friends (local buckets by default).",
     )
     sample.add_argument("--end", type=dt.date.fromisoformat, required=True, help="last day")
-    sample.add_argument("--days", type=int, default=1, help="how many days, ending at --end")
-    sample.add_argument("--rows", type=int, default=10_000, help="data lines per day")
+    sample.add_argument("--days", type=_count(1), default=1, help="how many days, ending at --end")
+    sample.add_argument("--rows", type=_count(0), default=10_000, help="data lines per day")
     sample.add_argument(
-        "--malformed", type=float, default=0.001, help="fraction of lines that break the contract"
+        "--malformed",
+        type=fraction,
+        default=0.001,
+        help="fraction of lines that break the contract",
     )
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: the date)")
     args = parser.parse_args(argv)
-    return _sample(args)
+    try:
+        return _sample(args)
+    except (StorageError, ValueError) as err:
+        # Bad settings (FEATUREPIPE_*) or an unreachable bucket: one line, not a traceback.
+        parser.exit(1, f"featurepipe sample: error: {err}\n")
 
 
 def _sample(args: argparse.Namespace) -> int:

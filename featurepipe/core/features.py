@@ -6,6 +6,7 @@ import pandas as pd
 
 from featurepipe.core.contract import OPTIONAL_NUMERIC_COLUMNS
 from featurepipe.core.schemas import EventFeatures
+from featurepipe.core.validation import EMPTY_EVENTS
 
 KEY_COLUMNS = ["event_time", "user_id", "session_id", "event_type"]
 
@@ -25,6 +26,9 @@ def row_sum(events: pd.DataFrame) -> pd.Series:
 def build_features(events: pd.DataFrame) -> pd.DataFrame:
     features = events[KEY_COLUMNS].assign(row_sum=row_sum(events)).reset_index(drop=True)
     return EventFeatures.validate(features, lazy=True)
+
+
+EMPTY_FEATURES = build_features(EMPTY_EVENTS)
 
 
 LEGACY_COLUMNS = ["row_sum", *KEY_COLUMNS]

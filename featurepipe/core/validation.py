@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -43,41 +44,73 @@ class ValidatedDay:
     summary: DaySummary
 
 
+class EventValidation:
+    """One raw file validated block by block: iterate `batches()` for (events, rejected)
+    DataFrames, each checked by its pandera schema; `summary()` once they are consumed.
+
+    Raises ContractError at construction when the file as a whole is unusable (empty, bad
+    header), before any batch is produced.
+    """
+
+    def __init__(self, stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE):
+        self.source = source
+        self.header, self._stats, self._batches = read_batches(stream, source, block_size)
+        self._valid = self._quarantined = 0
+        self._reasons: Counter[str] = Counter()
+        self._done = False
+
+    def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        for batch in self._batches:
+            valid, rejected = apply_rules(batch)
+            events = ValidatedEvents.validate(_to_pandas(valid), lazy=True)
+            quarantined = RejectedEvents.validate(_to_pandas(rejected), lazy=True)
+            self._valid += len(events)
+            self._quarantined += len(quarantined)
+            self._reasons.update(quarantined["reason"])
+            yield events, quarantined
+        self._done = True
+
+    def summary(self) -> DaySummary:
+        if not self._done:
+            raise RuntimeError("summary() before all batches were consumed")
+        summary = DaySummary(
+            source=self.source,
+            data_lines=self._stats.data_lines,
+            valid=self._valid,
+            quarantined=self._quarantined,
+            blank_lines=self._stats.blank_lines,
+            bytes_read=self._stats.bytes_read,
+            reasons=dict(self._reasons.most_common()),
+            absent_columns=self.header.absent,
+            extra_columns=self.header.extra,
+        )
+        if summary.data_lines != summary.valid + summary.quarantined + summary.blank_lines:
+            raise AccountingError(f"{self.source}: lines do not add up: {summary}")
+        return summary
+
+
+EMPTY_EVENTS = VALID_SCHEMA.empty_table().to_pandas()
+EMPTY_REJECTED = REJECTED_SCHEMA.empty_table().to_pandas()
+
+
 def validate_events(
     stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE
 ) -> ValidatedDay:
-    """Read a raw CSV stream block by block and apply the row contract.
-
-    Raises ContractError when the file as a whole is unusable (empty, bad header).
-    """
-    header, stats, batches = read_batches(stream, source, block_size)
-    valid_parts, rejected_parts = [], []
-    for batch in batches:
-        valid, rejected = apply_rules(batch)
-        valid_parts.append(valid)
-        rejected_parts.append(rejected)
-    events = _to_pandas(valid_parts, VALID_SCHEMA)
-    rejected = _to_pandas(rejected_parts, REJECTED_SCHEMA)
-    summary = DaySummary(
-        source=source,
-        data_lines=stats.data_lines,
-        valid=len(events),
-        quarantined=len(rejected),
-        blank_lines=stats.blank_lines,
-        bytes_read=stats.bytes_read,
-        reasons=dict(Counter(rejected["reason"]).most_common()),
-        absent_columns=header.absent,
-        extra_columns=header.extra,
-    )
-    if summary.data_lines != summary.valid + summary.quarantined + summary.blank_lines:
-        raise AccountingError(f"{source}: lines do not add up: {summary}")
+    """The whole file in memory: validated events, rejected rows and the summary."""
+    validation = EventValidation(stream, source, block_size)
+    events, rejected = [EMPTY_EVENTS], [EMPTY_REJECTED]
+    for valid, quarantined in validation.batches():
+        events.append(valid)
+        rejected.append(quarantined)
     return ValidatedDay(
-        events=ValidatedEvents.validate(events, lazy=True),
-        rejected=RejectedEvents.validate(rejected, lazy=True),
-        summary=summary,
+        events=_concat(events), rejected=_concat(rejected), summary=validation.summary()
     )
 
 
-def _to_pandas(parts: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames[1:] if len(f)] or frames[:1]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(self_destruct=True, split_blocks=True)

@@ -1,17 +1,27 @@
 """The three daily assets: a thin shell around featurepipe.core."""
 
+import math
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
-from featurepipe.core.features import build_features
-from featurepipe.core.validation import DaySummary, ValidatedDay, validate_events
-from featurepipe.defs.io_managers import RawFile, by_partition, one_or_many
-from featurepipe.defs.metadata import table_metadata
+from featurepipe.core.features import EMPTY_FEATURES, build_features
+from featurepipe.core.validation import (
+    EMPTY_EVENTS,
+    EMPTY_REJECTED,
+    DaySummary,
+    EventValidation,
+)
+from featurepipe.defs.io_managers import AS_BATCHES, RawFile, by_partition, one_or_many
+from featurepipe.defs.metadata import PREVIEW_ROWS, table_metadata
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import raw_key
+from featurepipe.storage.tables import StagedTable, TableWriter
 
 GROUP = "user_events"
 
@@ -93,14 +103,23 @@ def raw_events(context: dg.AssetExecutionContext, storage: StorageResource):
     **COMMON,
 )
 def validate_raw_events(context: dg.AssetExecutionContext, config: QuarantinePolicy, raw_events):
-    """Validate each raw file once, splitting it into validated and rejected rows."""
-    days: dict[str, ValidatedDay] = {}
-    for partition_key, raw in by_partition(context, raw_events).items():
-        days[partition_key] = _validate(context, partition_key, raw)
-    keys = context.partition_keys
-    yield dg.Output(one_or_many(keys, {k: d.events for k, d in days.items()}), "validated_events")
-    yield dg.Output(one_or_many(keys, {k: d.rejected for k, d in days.items()}), "rejected_events")
-    yield quarantine_check(config, {k: d.summary for k, d in days.items()})
+    """Validate each raw file once, block by block, into validated and rejected rows.
+
+    Batches go straight to staged Parquet files, so a day's memory is bounded by the block
+    size; the IO manager commits the files when the outputs are yielded.
+    """
+    events, rejected, summaries = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="featurepipe-") as staging:
+        for partition_key, raw in by_partition(context, raw_events).items():
+            day_dir = Path(staging) / partition_key
+            day_dir.mkdir()
+            events[partition_key], rejected[partition_key], summaries[partition_key] = _validate(
+                context, partition_key, raw, day_dir
+            )
+        keys = context.partition_keys
+        yield dg.Output(one_or_many(keys, events), "validated_events")
+        yield dg.Output(one_or_many(keys, rejected), "rejected_events")
+    yield quarantine_check(config, summaries)
 
 
 def quarantine_check(
@@ -134,17 +153,27 @@ def quarantine_check(
     )
 
 
-def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFile) -> ValidatedDay:
+def _validate(
+    context: dg.AssetExecutionContext, partition_key: str, raw: RawFile, staging: Path
+) -> tuple[StagedTable, StagedTable, DaySummary]:
     info = raw.info
     context.log.info(
         f"step=validate_raw_events action=get_object bucket={info.bucket} key={info.key}"
         f" size={info.size}"
     )
     started = time.perf_counter()
+    events = TableWriter(staging / "validated.parquet", EMPTY_EVENTS)
+    rejected = TableWriter(staging / "rejected.parquet", EMPTY_REJECTED)
+    events_head, rejected_head = EMPTY_EVENTS, EMPTY_REJECTED
     with raw.open() as stream:
-        day = validate_events(stream, source=info.uri)
+        validation = EventValidation(stream, source=info.uri)
+        for valid, quarantined in validation.batches():
+            events.write(valid)
+            rejected.write(quarantined)
+            events_head = _head(events_head, valid)
+            rejected_head = _head(rejected_head, quarantined)
+    s = validation.summary()
     seconds = time.perf_counter() - started
-    s = day.summary
     context.log.info(
         f"step=validate_raw_events partition={partition_key} rows_in={s.data_lines} valid={s.valid}"
         f" quarantined={s.quarantined} blank={s.blank_lines} seconds={seconds:.3f}"
@@ -164,7 +193,7 @@ def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFil
         "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
     context.add_asset_metadata(
-        {**counts, **table_metadata(day.events)},
+        {**counts, **table_metadata(events_head, s.valid)},
         asset_key="validated_events",
         partition_key=partition_key,
     )
@@ -172,12 +201,17 @@ def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFil
         {
             "source": counts["source"],
             "quarantine_reasons": counts["quarantine_reasons"],
-            **table_metadata(day.rejected),
+            **table_metadata(rejected_head, s.quarantined),
         },
         asset_key="rejected_events",
         partition_key=partition_key,
     )
-    return day
+    return events.close(), rejected.close(), s
+
+
+def _head(head: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
+    """The first rows seen so far, for the preview."""
+    return head if len(head) >= PREVIEW_ROWS or batch.empty else batch.head(PREVIEW_ROWS)
 
 
 @dg.asset(
@@ -195,22 +229,31 @@ def _validate(context: dg.AssetExecutionContext, partition_key: str, raw: RawFil
             description="Row count equals the valid rows that validated_events recorded.",
         ),
     ],
+    ins={"validated_events": dg.AssetIn(metadata=AS_BATCHES)},
     **COMMON,
 )
 def event_features(context: dg.AssetExecutionContext, validated_events):
     features, nulls, counts = {}, {}, {}
-    for partition_key, events in by_partition(context, validated_events).items():
-        frame = build_features(events)
-        features[partition_key] = frame
-        nulls[partition_key] = int(frame["row_sum"].isna().sum())
-        counts[partition_key] = {
-            "features": len(frame),
-            "valid_recorded": _recorded_valid(context, partition_key),
-        }
-        context.add_asset_metadata(
-            {**table_metadata(frame), **_row_sum_stats(frame)}, partition_key=partition_key
-        )
-    yield dg.Output(one_or_many(context.partition_keys, features))
+    with tempfile.TemporaryDirectory(prefix="featurepipe-") as staging:
+        for partition_key, source in by_partition(context, validated_events).items():
+            writer = TableWriter(Path(staging) / f"{partition_key}.parquet", EMPTY_FEATURES)
+            head, stats = EMPTY_FEATURES, RowSumStats()
+            for events in source.frames():
+                frame = build_features(events)
+                writer.write(frame)
+                stats.add(frame["row_sum"])
+                head = _head(head, frame)
+            features[partition_key] = writer.close()
+            nulls[partition_key] = stats.nulls
+            counts[partition_key] = {
+                "features": writer.rows,
+                "valid_recorded": _recorded_valid(context, partition_key),
+            }
+            context.add_asset_metadata(
+                {**table_metadata(head, writer.rows), **stats.metadata()},
+                partition_key=partition_key,
+            )
+        yield dg.Output(one_or_many(context.partition_keys, features))
     yield dg.AssetCheckResult(
         check_name="row_sum_not_null",
         passed=not any(nulls.values()),
@@ -225,6 +268,31 @@ def event_features(context: dg.AssetExecutionContext, validated_events):
     )
 
 
+class RowSumStats:
+    """Count, mean, min, max and nulls of row_sum, gathered batch by batch."""
+
+    def __init__(self):
+        self.count, self.total, self.nulls = 0, 0.0, 0
+        self.low, self.high = math.inf, -math.inf
+
+    def add(self, row_sum: pd.Series) -> None:
+        self.nulls += int(row_sum.isna().sum())
+        values = row_sum.dropna()
+        if not values.empty:
+            self.count += len(values)
+            self.total += float(values.sum())
+            self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        if not self.count:
+            return {}
+        return {
+            "row_sum_mean": dg.MetadataValue.float(self.total / self.count),
+            "row_sum_min": dg.MetadataValue.float(float(self.low)),
+            "row_sum_max": dg.MetadataValue.float(float(self.high)),
+        }
+
+
 def _recorded_valid(context: dg.AssetExecutionContext, partition_key: str) -> int | None:
     """The `valid` count of the validated_events materialization this run reads."""
     records = context.instance.fetch_materializations(
@@ -237,14 +305,3 @@ def _recorded_valid(context: dg.AssetExecutionContext, partition_key: str) -> in
         return None
     value = records[0].asset_materialization.metadata.get("valid")
     return value.value if value is not None else None
-
-
-def _row_sum_stats(frame) -> dict[str, dg.MetadataValue]:
-    row_sum = frame["row_sum"]
-    if row_sum.empty:
-        return {}
-    return {
-        "row_sum_mean": dg.MetadataValue.float(float(row_sum.mean())),
-        "row_sum_min": dg.MetadataValue.float(float(row_sum.min())),
-        "row_sum_max": dg.MetadataValue.float(float(row_sum.max())),
-    }

@@ -8,29 +8,38 @@ import pandera.pandas as pa
 
 from featurepipe.core.schemas import EventFeatures, ValidatedEvents
 from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
-from featurepipe.defs.io_managers import by_partition
+from featurepipe.defs.io_managers import ParquetBatches, stored_batches
 from featurepipe.defs.partitions import daily_partitions
+from featurepipe.defs.resources import StorageResource
 
 FAILURE_CASES_SHOWN = 20
 
 
-def pandera_result(schema: type[pa.DataFrameModel], frames: dict[str, pd.DataFrame]):
-    """Validate each stored day against a pandera schema; failing cases go to metadata."""
-    failures = []
-    for partition_key, frame in frames.items():
-        try:
-            schema.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as err:
-            cases = err.failure_cases.head(FAILURE_CASES_SHOWN).astype(str)
-            failures.append((partition_key, len(err.failure_cases), cases))
+def pandera_result(schema: type[pa.DataFrameModel], stored: dict[str, ParquetBatches]):
+    """Validate each stored day, batch by batch; failing cases go to metadata."""
+    failures = {}
+    for partition_key, source in stored.items():
+        cases = []
+        for frame in source.frames():
+            try:
+                schema.validate(frame, lazy=True)
+            except pa.errors.SchemaErrors as err:
+                cases.append(err.failure_cases)
+        if cases:
+            failures[partition_key] = pd.concat(cases, ignore_index=True)
     metadata = {
         "schema": schema.__name__,
-        "partitions_checked": dg.MetadataValue.json(sorted(frames)),
-        "failure_cases": sum(n for _, n, _ in failures),
+        "partitions_checked": dg.MetadataValue.json(sorted(stored)),
+        "failure_cases": sum(len(c) for c in failures.values()),
     }
-    for partition_key, _, cases in failures:
-        metadata[f"failures {partition_key}"] = dg.MetadataValue.md(cases.to_markdown(index=False))
+    for partition_key, cases in failures.items():
+        shown = cases.head(FAILURE_CASES_SHOWN).astype(str)
+        metadata[f"failures {partition_key}"] = dg.MetadataValue.md(shown.to_markdown(index=False))
     return dg.AssetCheckResult(passed=not failures, metadata=metadata)
+
+
+def stored(context: dg.AssetCheckExecutionContext, storage: StorageResource, asset: str):
+    return {k: stored_batches(storage, asset, k) for k in context.partition_keys}
 
 
 @dg.asset_check(
@@ -39,8 +48,8 @@ def pandera_result(schema: type[pa.DataFrameModel], frames: dict[str, pd.DataFra
     partitions_def=daily_partitions,
     description="The stored table matches the pandera schema ValidatedEvents.",
 )
-def validated_events_schema(context: dg.AssetCheckExecutionContext, validated_events):
-    return pandera_result(ValidatedEvents, by_partition(context, validated_events))
+def validated_events_schema(context: dg.AssetCheckExecutionContext, storage: StorageResource):
+    return pandera_result(ValidatedEvents, stored(context, storage, "validated_events"))
 
 
 @dg.asset_check(
@@ -49,8 +58,8 @@ def validated_events_schema(context: dg.AssetCheckExecutionContext, validated_ev
     partitions_def=daily_partitions,
     description="The stored table matches the pandera schema EventFeatures.",
 )
-def event_features_schema(context: dg.AssetCheckExecutionContext, event_features):
-    return pandera_result(EventFeatures, by_partition(context, event_features))
+def event_features_schema(context: dg.AssetCheckExecutionContext, storage: StorageResource):
+    return pandera_result(EventFeatures, stored(context, storage, "event_features"))
 
 
 # The raw file of a day is due by this hour (UTC) of the next day.

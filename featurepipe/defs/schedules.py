@@ -19,9 +19,8 @@ SCHEDULE_TIMEZONE = os.environ.get("FEATUREPIPE_SCHEDULE_TIMEZONE", "UTC")
     description="Runs the last complete UTC day after it ends.",
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext):
-    partition_key = daily_partitions.get_last_partition_key(
-        current_time=context.scheduled_execution_time
-    )
-    if partition_key is None:
+    # The partitions that exist at the tick's time: the last one is the day that just ended.
+    keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+    if not keys:
         return dg.SkipReason("no complete day in the partitions yet")
-    return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
+    return dg.RunRequest(run_key=keys[-1], partition_key=keys[-1])

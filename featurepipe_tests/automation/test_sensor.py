@@ -1,0 +1,197 @@
+"""The raw-bucket sensor against real stored files, on local buckets and on an S3 server."""
+
+import datetime as dt
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import pytest
+
+from featurepipe.defs import sensors
+from featurepipe.defs.partitions import daily_partitions
+from featurepipe.defs.sensors import raw_file_sensor
+from featurepipe.storage.objects import S3Store
+from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
+
+ROW = "2025-11-19T00:00:01Z,7,s1,click,ios,US,1,2.5,,10"
+FIRST_DAY = daily_partitions.start.date()
+
+
+@pytest.fixture(params=["local_storage", "s3_storage"])
+def storage(request):
+    return request.getfixturevalue(request.param)
+
+
+def key_for(day: dt.date) -> str:
+    return f"user_events_{day:%Y%m%d}.csv"
+
+
+def put(storage, key: str, data: bytes) -> str:
+    """Store an object the way the pipeline does and return its ETag as listed."""
+    with storage.store.staged(RAW_BUCKET, key) as path:
+        path.write_bytes(data)
+    return storage.store.require(RAW_BUCKET, key).etag
+
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+LOG = Collect()
+
+
+@pytest.fixture(autouse=True)
+def clear_log():
+    LOG.lines.clear()
+
+
+def evaluate(storage, cursor: str | None = None) -> dg.SensorResult:
+    """One tick; what the sensor logs goes to LOG (the sensor's logger does not propagate)."""
+    with dg.build_sensor_context(cursor=cursor, resources={"storage": storage}) as context:
+        context.log.addHandler(LOG)
+        result = raw_file_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def empty_s3_bucket(client, bucket: str) -> None:
+    """Delete every object, page by page (the shared fixture only clears the first page)."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
+def logged(action: str) -> list[str]:
+    return [line for line in LOG.lines if f"sensor=raw_file_sensor action={action} " in line]
+
+
+def test_new_file_requests_its_day_once(storage):
+    etag = put(storage, "user_events_20251119.csv", csv_bytes(ROW))
+    first = evaluate(storage)
+    assert len(first.run_requests) == 1
+    request = first.run_requests[0]
+    assert request.partition_key == "2025-11-19"
+    assert request.run_key == f"user_events_20251119.csv:{etag}"
+    assert request.tags["featurepipe/raw_key"] == "user_events_20251119.csv"
+    assert request.tags["featurepipe/raw_etag"] == etag
+    assert json.loads(first.cursor) == {"user_events_20251119.csv": etag}
+
+    again = evaluate(storage, first.cursor)
+    assert again.run_requests == []
+    assert json.loads(again.cursor) == json.loads(first.cursor)
+
+
+def test_replaced_file_requests_its_day_again(storage):
+    old = put(storage, "user_events_20251119.csv", csv_bytes(ROW))
+    first = evaluate(storage)
+    new = put(storage, "user_events_20251119.csv", csv_bytes(ROW, ROW.replace("s1", "s2")))
+    assert new != old
+
+    second = evaluate(storage, first.cursor)
+    assert [(r.partition_key, r.run_key) for r in second.run_requests] == [
+        ("2025-11-19", f"user_events_20251119.csv:{new}")
+    ]
+    assert json.loads(second.cursor) == {"user_events_20251119.csv": new}
+    assert evaluate(storage, second.cursor).run_requests == []
+
+
+def test_only_changed_files_are_requested(storage):
+    put(storage, "user_events_20251118.csv", csv_bytes(ROW))
+    put(storage, "user_events_20251119.csv", csv_bytes(ROW))
+    first = evaluate(storage)
+    assert sorted(r.partition_key for r in first.run_requests) == ["2025-11-18", "2025-11-19"]
+
+    etag = put(storage, "user_events_20251120.csv", csv_bytes(ROW))
+    second = evaluate(storage, first.cursor)
+    assert [r.run_key for r in second.run_requests] == [f"user_events_20251120.csv:{etag}"]
+
+
+def test_other_keys_and_days_before_the_partitions_are_ignored_and_logged(storage):
+    before = key_for(FIRST_DAY - dt.timedelta(days=1))
+    junk = ["user_events_2025111.csv", "user_events_20251340.csv", "user_events_20251119.csv.bak"]
+    for key in ["notes.txt", "user_events/20251119.csv", before, *junk]:
+        put(storage, key, csv_bytes(ROW))
+    etag = put(storage, "user_events_20251119.csv", csv_bytes(ROW))
+
+    result = evaluate(storage)
+    assert [r.run_key for r in result.run_requests] == [f"user_events_20251119.csv:{etag}"]
+    (ignored,) = logged("ignore")
+    keys = ignored.split(" keys=")[1].split(" ")[0].split(",")
+    assert sorted(keys) == sorted([before, *junk])
+    assert "notes.txt" not in ignored  # not even listed: it lacks the raw prefix
+    # Ignored keys are remembered, so they are neither requested nor logged again.
+    LOG.lines.clear()
+    again = evaluate(storage, result.cursor)
+    assert again.run_requests == []
+    assert not logged("ignore")
+
+
+def test_a_day_that_has_not_ended_waits(storage):
+    today = dt.datetime.now(dt.UTC).date()
+    yesterday = today - dt.timedelta(days=1)
+    pending = [key_for(today), key_for(today + dt.timedelta(days=1))]
+    for key in pending:
+        put(storage, key, csv_bytes(ROW))
+    etag = put(storage, key_for(yesterday), csv_bytes(ROW))
+
+    result = evaluate(storage)
+    assert [r.run_key for r in result.run_requests] == [f"{key_for(yesterday)}:{etag}"]
+    cursor = json.loads(result.cursor)
+    assert set(cursor) == {key_for(yesterday)}  # today's file is looked at again next tick
+    (waiting,) = logged("wait")
+    assert all(key in waiting for key in pending)
+
+    LOG.lines.clear()
+    again = evaluate(storage, result.cursor)
+    assert again.run_requests == []
+    assert logged("wait")
+
+
+def test_each_request_is_logged(storage):
+    put(storage, "user_events_20251119.csv", csv_bytes(ROW))
+    evaluate(storage)
+    (line,) = logged("request")
+    assert "key=user_events_20251119.csv" in line
+    assert "partition=2025-11-19" in line
+
+
+def test_many_files_across_list_pages_are_each_requested_once(storage, monkeypatch, request):
+    # 1100 ended days need a start earlier than the default partitions': the sensor reads
+    # the partitions from its module, so give it one that starts in 2020.
+    monkeypatch.setattr(
+        sensors, "daily_partitions", dg.DailyPartitionsDefinition("2020-01-01", timezone="UTC")
+    )
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=n) for n in range(1100)]
+    store = storage.store
+    if isinstance(store, S3Store):
+        request.addfinalizer(
+            lambda: empty_s3_bucket(store.client, RAW_BUCKET)
+        )  # plain PUTs, a few at a time: much faster than one by one
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            body = csv_bytes(ROW)
+            puts = [
+                pool.submit(store.client.put_object, Bucket=RAW_BUCKET, Key=key_for(d), Body=body)
+                for d in days
+            ]
+            for done in puts:
+                done.result()
+    else:
+        for day in days:
+            put(storage, key_for(day), csv_bytes(ROW))
+    listed = {info.key: info.etag for info in store.list(RAW_BUCKET)}
+    assert len(listed) == 1100  # more than one S3 list page (1000 keys)
+
+    result = evaluate(storage)
+    assert len(result.run_requests) == 1100
+    assert {r.run_key for r in result.run_requests} == {f"{k}:{e}" for k, e in listed.items()}
+    assert sorted(r.partition_key for r in result.run_requests) == [d.isoformat() for d in days]
+    assert json.loads(result.cursor) == listed
+
+    assert evaluate(storage, result.cursor).run_requests == []

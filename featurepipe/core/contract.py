@@ -19,14 +19,13 @@ ROW_SUM_COLUMNS = ("user_id", *OPTIONAL_NUMERIC_COLUMNS)
 WHITESPACE = " \t\n\r\x0b\x0c"
 
 # ISO-8601 date and time to the microsecond, with an optional offset (none means UTC).
-# Year 0 is excluded because Python cannot represent it; days past the month's end are
-# caught after matching.
+# Year 0 is excluded because Python cannot represent it; days past the month's end, and
+# offsets that carry the UTC time out of years 1-9999, are caught after matching.
 TIMESTAMP_PATTERN = (
     r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
     r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$"
 )
-OFFSET_PATTERN = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
 NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 

@@ -8,8 +8,10 @@ instead of failing the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -23,8 +25,13 @@ from featurepipe.core.contract import WHITESPACE, EmptyFileError, HeaderError, c
 
 BOM = b"\xef\xbb\xbf"
 REPLACEMENT = "\ufffd".encode()
-DEFAULT_BLOCK_SIZE = 16 << 20
+DEFAULT_BLOCK_SIZE = 2 << 20  # pyarrow keeps several blocks in flight: this bounds memory
 MAX_HEADER_BYTES = 1 << 20
+# pyarrow fails on a record that does not end in the block after the one it starts in. The
+# tap hands pyarrow whole records only, as many bytes at a time as it has, so pyarrow's own
+# block size is just the most it may ask for in one read.
+ARROW_BLOCK_SIZE = 2**31 - 1
+QUOTE, COMMA, LF, CR = b'"'[0], b","[0], b"\n"[0], b"\r"[0]
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
 
 
 class _Tap(io.RawIOBase):
-    """Hands bytes to pyarrow while noting empty lines and lines with invalid UTF-8.
+    """Hands bytes to pyarrow, whole records at a time, while noting empty lines and lines
+    with invalid UTF-8.
 
     Invalid byte sequences are replaced by U+FFFD so pyarrow never sees them; the lines
     they were on are remembered and those rows are quarantined.
@@ -85,7 +93,8 @@ class _Tap(io.RawIOBase):
 
     def __init__(self, head: bytes, rest: BinaryIO, chunk_size: int):
         self._head, self._rest, self._chunk_size = head, rest, chunk_size
-        self._out = b""
+        self._out = b""  # whole records, ready for pyarrow
+        self._pending = b""  # the start of a record not yet complete
         self._carry = b""  # an incomplete UTF-8 sequence at the end of the last chunk
         self._eof = False
         self.next_line = 2  # physical line the next byte belongs to (line 1 is the header)
@@ -103,32 +112,41 @@ class _Tap(io.RawIOBase):
             self._fill()
         return bool(self._out)
 
-    def readinto(self, buffer) -> int:
+    def read(self, size: int = -1) -> bytes:
+        # pyarrow asks for ARROW_BLOCK_SIZE bytes: answer without allocating a buffer that big.
         while not self._out and not self._eof:
             self._fill()
-        n = min(len(buffer), len(self._out))
-        buffer[:n] = self._out[:n]
-        self._out = self._out[n:]
-        return n
+        n = len(self._out) if size is None or size < 0 else min(size, len(self._out))
+        data, self._out = self._out[:n], self._out[n:]
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def _fill(self) -> None:
-        if self._head:
-            data, self._head = self._head, b""
+        # A record longer than a chunk: take more at a time, so it is lexed O(1) times a byte.
+        size = max(self._chunk_size, len(self._pending))
+        if self._head:  # what the header read took past the header, a chunk at a time too
+            data, self._head = self._head[:size], self._head[size:]
         else:
-            data = self._rest.read(self._chunk_size)
+            data = _read_full(self._rest, size)
         self.bytes_read += len(data)
         if not data:
             self._eof = True
             data, self._carry = self._carry, b""
-            if not data:
-                return
         else:
             data = self._carry + data
             cut = _complete_utf8_prefix(data)
             data, self._carry = data[:cut], data[cut:]
-        data, bad = _sanitize_utf8(data)
-        self._scan(data, bad)
-        self._out += data
+        if data:
+            data, bad = _sanitize_utf8(data)
+            self._scan(data, bad)
+            self._pending += data
+        cut = len(self._pending) if self._eof else _whole_records(self._pending)
+        self._out += self._pending[:cut]
+        self._pending = self._pending[cut:]
 
     def _scan(self, data: bytes, bad: list[int]) -> None:
         arr = np.frombuffer(data, np.uint8)
@@ -154,6 +172,54 @@ class _Tap(io.RawIOBase):
         self._cur_first = int(arr[nl[-1] + 1]) if self._cur_len else -1
 
 
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream: a short read is not the end."""
+    parts, got = [], 0
+    while got < size:
+        part = stream.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _whole_records(data: bytes) -> int:
+    """Length of the longest prefix of `data` that is whole records; `data` starts a record.
+
+    Lexes quotes as pyarrow does: a quote opens a quoted field only at the start of a field;
+    inside one, two quotes stand for a quote and a single quote closes it, and quotes after
+    that, up to the next comma or line break, are plain characters. So only runs of an odd
+    number of quotes change the state: at the start of a field such a run flips it (opens or
+    closes), elsewhere it closes a quoted field or is plain text. A line feed ends a record
+    when it is outside quotes.
+    """
+    arr = np.frombuffer(data, np.uint8)
+    feeds = np.flatnonzero(arr == LF)
+    if feeds.size == 0:
+        return 0
+    quotes = np.flatnonzero(arr == QUOTE)
+    if quotes.size == 0:
+        return int(feeds[-1]) + 1
+    first = np.ones(quotes.size, bool)
+    first[1:] = np.diff(quotes) > 1
+    starts = quotes[first]
+    odd = np.diff(np.append(np.flatnonzero(first), quotes.size)) % 2 == 1
+    starts = starts[odd]
+    if starts.size == 0:
+        return int(feeds[-1]) + 1
+    before = arr[np.maximum(starts - 1, 0)]
+    flips = (starts == 0) | (before == COMMA) | (before == LF) | (before == CR)
+    index = np.arange(starts.size)
+    last_reset = np.maximum.accumulate(np.where(flips, -1, index))
+    count = np.cumsum(flips)
+    since_reset = count - np.where(last_reset >= 0, count[np.maximum(last_reset, 0)], 0)
+    quoted_after = since_reset % 2 == 1  # inside a quoted field after each run
+    run = np.searchsorted(starts, feeds, side="right") - 1
+    ends = feeds[(run < 0) | ~quoted_after[np.maximum(run, 0)]]
+    return int(ends[-1]) + 1 if ends.size else 0
+
+
 def _complete_utf8_prefix(data: bytes) -> int:
     """Length of `data` without a multi-byte character cut off at its end."""
     for back in range(1, min(4, len(data)) + 1):
@@ -173,20 +239,30 @@ def _sanitize_utf8(data: bytes) -> tuple[bytes, list[int]]:
         return data, []
     except UnicodeDecodeError:
         pass
-    parts, bad, pos, out_len = [], [], 0, 0
-    while pos < len(data):
-        try:
-            data[pos:].decode("utf-8")
-            parts.append(data[pos:])
-            break
-        except UnicodeDecodeError as err:
-            good = data[pos : pos + err.start]
-            parts += [good, REPLACEMENT]
-            out_len += len(good)
-            bad.append(out_len)
-            out_len += len(REPLACEMENT)
-            pos += err.end
-    return b"".join(parts), bad
+    # One decoding pass that notes each invalid span: retrying the rest of the data after
+    # every error would take quadratic time on a file in another encoding.
+    _invalid.spans = spans = []
+    text = data.decode("utf-8", _NOTE_INVALID)
+    starts, ends = np.asarray(spans, np.int64).T
+    grown = np.cumsum(len(REPLACEMENT) - (ends - starts))  # each span becomes U+FFFD
+    bad = starts + np.concatenate(([0], grown[:-1]))
+    return text.encode("utf-8"), bad.tolist()
+
+
+class _InvalidSpans(threading.local):
+    spans: list[tuple[int, int]]
+
+
+_invalid = _InvalidSpans()
+_NOTE_INVALID = "featurepipe.note_invalid_utf8"
+
+
+def _note_invalid(err: UnicodeError) -> tuple[str, int]:
+    _invalid.spans.append((err.start, err.end))
+    return "\ufffd", err.end
+
+
+codecs.register_error(_NOTE_INVALID, _note_invalid)
 
 
 def read_batches(
@@ -215,7 +291,7 @@ def _batches(
     reader = pacsv.open_csv(
         tap,
         read_options=pacsv.ReadOptions(
-            column_names=names, use_threads=False, block_size=block_size
+            column_names=names, use_threads=False, block_size=ARROW_BLOCK_SIZE
         ),
         parse_options=pacsv.ParseOptions(
             newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid

@@ -26,6 +26,9 @@ from featurepipe.core.contract import (
 )
 from featurepipe.core.reading import read_header
 
+# The contract sets no limit on a field's length; the csv module's default is 128 KiB.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 
 @dataclass
 class ReferenceResult:
@@ -57,7 +60,8 @@ def reference_validate(stream: BinaryIO, source: str) -> ReferenceResult:
         consumed = reader.line_num
         bad_utf8 = any(n in bad_lines for n in range(line, last + 1))
         result.data_lines += 1
-        if not record or (len(record) == 1 and not record[0].strip(WHITESPACE)):
+        # Blank means the line itself is empty or whitespace: `""` is a field, not a blank.
+        if not texts[line - 2].strip(WHITESPACE):
             result.blank_lines += 1
             continue
         if len(record) != len(names):
@@ -112,9 +116,9 @@ def parse_timestamp(text: str) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.fromisoformat(text)
-    except ValueError:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # overflow: in UTC, before year 1 or after 9999
         return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def parse_integer(text: str) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import numpy as np
@@ -15,7 +16,6 @@ from featurepipe.core.contract import (
     INTEGER_PATTERN,
     KNOWN_COLUMNS,
     NUMBER_PATTERN,
-    OFFSET_PATTERN,
     OPTIONAL_NUMERIC_COLUMNS,
     TEXT_COLUMNS,
     TIMESTAMP_PATTERN,
@@ -24,6 +24,8 @@ from featurepipe.core.contract import (
 from featurepipe.core.reading import Batch
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+EARLIEST = pa.scalar(dt.datetime.min.replace(tzinfo=dt.UTC), TIMESTAMP)
+LATEST = pa.scalar(dt.datetime.max.replace(tzinfo=dt.UTC), TIMESTAMP)
 VALID_SCHEMA = pa.schema(
     [
         ("line", pa.int64()),
@@ -95,11 +97,23 @@ def _matches(strings, pattern: str) -> np.ndarray:
 def _timestamps(strings) -> tuple[pa.Array, np.ndarray]:
     """ISO-8601 timestamps to UTC: the values (null where invalid) and a validity mask."""
     ok = _matches(strings, TIMESTAMP_PATTERN)
-    ok &= _day_exists(pc.if_else(pa.array(ok), strings, "0000-00-00"))
     # A value without an offset is UTC: give it one so a single cast handles every row.
-    has_offset = pc.match_substring_regex(strings, OFFSET_PATTERN)
+    # Past the date, a '+' or '-' can only start an offset.
+    time_part = pc.utf8_slice_codeunits(strings, 10)
+    has_offset = pc.or_(
+        pc.ends_with(strings, "Z"),
+        pc.or_(pc.match_substring(time_part, "+"), pc.match_substring(time_part, "-")),
+    )
     zoned = pc.if_else(has_offset, strings, pc.binary_join_element_wise(strings, "Z", ""))
-    parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
+    try:
+        parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
+    except pa.ArrowInvalid:  # the pattern passed a day past its month's end (2025-02-30)
+        ok &= _day_exists(pc.if_else(pa.array(ok), strings, "0000-00-00"))
+        parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
+    # An offset can carry the UTC time out of years 1-9999 (0001-01-01T00:00+01:00), which
+    # Python cannot represent: such a time is invalid too.
+    in_range = pc.and_(pc.greater_equal(parsed, EARLIEST), pc.less_equal(parsed, LATEST))
+    ok &= pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
     return parsed, ok
 
 
@@ -138,8 +152,14 @@ def _int64(text: str | None) -> int | None:
 
 def _numbers(strings) -> pa.Array:
     """Decimal numbers as float64; empty, unparseable and non-finite values become null."""
-    ok = pa.array(_matches(strings, NUMBER_PATTERN))
-    parsed = pc.cast(pc.if_else(ok, strings, None), pa.float64())
+    present = pc.if_else(pc.equal(pc.binary_length(strings), 0), None, strings)
+    try:
+        # Arrow's parser accepts exactly NUMBER_PATTERN plus nan/inf spellings, which are
+        # dropped below as non-finite; the pattern is needed only when a value fails.
+        parsed = pc.cast(present, pa.float64())
+    except pa.ArrowInvalid:
+        ok = pa.array(_matches(strings, NUMBER_PATTERN))
+        parsed = pc.cast(pc.if_else(ok, strings, None), pa.float64())
     return pc.if_else(pc.is_finite(parsed), parsed, None)
 
 

@@ -103,6 +103,7 @@ class _Tap(io.RawIOBase):
         self.empty_lines: list[np.ndarray] = []
         self.bad_lines: list[np.ndarray] = []
         self.bytes_read = 0
+        self.saw_quote = False  # without a quote, no field can hold a line break
 
     def readable(self) -> bool:
         return True
@@ -143,6 +144,7 @@ class _Tap(io.RawIOBase):
         if data:
             data, bad = _sanitize_utf8(data)
             self._scan(data, bad)
+            self.saw_quote = self.saw_quote or b'"' in data
             self._pending += data
         cut = len(self._pending) if self._eof else _whole_records(self._pending)
         self._out += self._pending[:cut]
@@ -318,7 +320,7 @@ def _batches(
         table = pa.Table.from_batches([record_batch]) if record_batch is not None else None
         for number, text in taken:
             numbering.add(number, text.count("\n"))
-        if table is not None and table.num_rows:
+        if table is not None and table.num_rows and tap.saw_quote:
             numbering.add_many(numbers, _line_breaks_per_row(table))
         yield _finish_batch(header, table, numbers, taken, numbering, tap, stats)
     stats.bytes_read = tap.bytes_read

@@ -44,6 +44,11 @@ class ValidatedDay:
     summary: DaySummary
 
 
+# Rows per yielded frame: each frame costs pandera a fixed ~10 ms per schema, so frames are
+# larger than pyarrow's blocks; memory grows with this, not with the file.
+FRAME_ROWS = 100_000
+
+
 class EventValidation:
     """One raw file validated block by block: iterate `batches()` for (events, rejected)
     DataFrames, each checked by its pandera schema; `summary()` once they are consumed.
@@ -60,15 +65,26 @@ class EventValidation:
         self._done = False
 
     def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        valid_parts, rejected_parts, rows = [], [], 0
         for batch in self._batches:
             valid, rejected = apply_rules(batch)
-            events = ValidatedEvents.validate(_to_pandas(valid), lazy=True)
-            quarantined = RejectedEvents.validate(_to_pandas(rejected), lazy=True)
-            self._valid += len(events)
-            self._quarantined += len(quarantined)
-            self._reasons.update(quarantined["reason"])
-            yield events, quarantined
+            valid_parts.append(valid)
+            rejected_parts.append(rejected)
+            rows += valid.num_rows + rejected.num_rows
+            if rows >= FRAME_ROWS:
+                yield self._frames(valid_parts, rejected_parts)
+                valid_parts, rejected_parts, rows = [], [], 0
+        if valid_parts:
+            yield self._frames(valid_parts, rejected_parts)
         self._done = True
+
+    def _frames(self, valid: list[pa.Table], rejected: list[pa.Table]):
+        events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), lazy=True)
+        quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), lazy=True)
+        self._valid += len(events)
+        self._quarantined += len(quarantined)
+        self._reasons.update(quarantined["reason"])
+        return events, quarantined
 
     def summary(self) -> DaySummary:
         if not self._done:

@@ -9,6 +9,8 @@ from featurepipe.core.schemas import EventFeatures
 from featurepipe.core.validation import EMPTY_EVENTS
 
 KEY_COLUMNS = ["event_time", "user_id", "session_id", "event_type"]
+# What build_features reads from validated events.
+INPUT_COLUMNS = [*KEY_COLUMNS, *OPTIONAL_NUMERIC_COLUMNS]
 
 
 def row_sum(events: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -65,6 +66,17 @@ class EventValidation:
         self._done = False
 
     def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        # Parsing and the Arrow rules run on a second thread (pyarrow releases the GIL) while
+        # this one converts, validates and hands on the previous frame: one frame ahead at most.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-reader") as reader:
+            ahead = reader.submit(self._next_group)
+            while (group := ahead.result()) is not None:
+                ahead = reader.submit(self._next_group)
+                yield self._frames(*group)
+        self._done = True
+
+    def _next_group(self) -> tuple[list[pa.Table], list[pa.Table]] | None:
+        """Rule-checked blocks until FRAME_ROWS rows; None once the file is done."""
         valid_parts, rejected_parts, rows = [], [], 0
         for batch in self._batches:
             valid, rejected = apply_rules(batch)
@@ -72,11 +84,8 @@ class EventValidation:
             rejected_parts.append(rejected)
             rows += valid.num_rows + rejected.num_rows
             if rows >= FRAME_ROWS:
-                yield self._frames(valid_parts, rejected_parts)
-                valid_parts, rejected_parts, rows = [], [], 0
-        if valid_parts:
-            yield self._frames(valid_parts, rejected_parts)
-        self._done = True
+                break
+        return (valid_parts, rejected_parts) if valid_parts else None
 
     def _frames(self, valid: list[pa.Table], rejected: list[pa.Table]):
         events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), lazy=True)

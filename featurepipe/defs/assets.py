@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from featurepipe.core.features import EMPTY_FEATURES, build_features
+from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features
 from featurepipe.core.validation import (
     EMPTY_EVENTS,
     EMPTY_REJECTED,
@@ -238,7 +238,7 @@ def event_features(context: dg.AssetExecutionContext, validated_events):
         for partition_key, source in by_partition(context, validated_events).items():
             writer = TableWriter(Path(staging) / f"{partition_key}.parquet", EMPTY_FEATURES)
             head, stats = EMPTY_FEATURES, RowSumStats()
-            for events in source.frames():
+            for events in source.frames(INPUT_COLUMNS):
                 frame = build_features(events)
                 writer.write(frame)
                 stats.add(frame["row_sum"])

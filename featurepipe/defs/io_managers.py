@@ -157,9 +157,10 @@ class ParquetBatches:
     def uri(self) -> str:
         return self.store.uri(self.bucket, self.key)
 
-    def frames(self) -> Iterator[pd.DataFrame]:
+    def frames(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The table a batch of rows at a time; only `columns`, when given."""
         with parquet_copy(self.store, self.bucket, self.key) as path:
-            yield from iter_frames(path)
+            yield from iter_frames(path, columns)
 
 
 @dataclass(frozen=True)

@@ -324,11 +324,9 @@ def instance_sections(config: dict) -> dict[str, dict]:
     }
 
 
-def check_instance_config(config: dict, skip_modules: tuple[str, ...] = ()) -> None:
+def check_instance_config(config: dict) -> None:
     """Each configurable class in an instance config exists and accepts its config."""
     for section, data in instance_sections(config).items():
-        if data["module"].startswith(skip_modules):
-            continue
         cls = class_from_code_pointer(data["module"], data["class"])
         result = process_config(cls.config_type(), data.get("config", {}))
         assert result.success, (section, [e.message for e in result.errors])
@@ -553,10 +551,8 @@ def test_helm_values_render_the_instance_of_dagster_yaml(values, instance_env):
     )
     for key in ("enabled", "start_timeout_seconds", "poll_interval_seconds"):
         assert rendered["run_monitoring"][key] == local["run_monitoring"][key]
-    # And the rendered instance is valid Dagster config (the K8sRunLauncher's own config only
-    # where dagster-k8s is installed: it is in the image, not in the dev environment).
-    skip = () if importlib.util.find_spec("dagster_k8s") else ("dagster_k8s",)
-    check_instance_config(rendered, skip_modules=skip)
+    # And the rendered instance is valid Dagster config, the K8sRunLauncher's included.
+    check_instance_config(rendered)
 
 
 # --- run config and the Kubernetes definitions ------------------------------------------------
@@ -574,9 +570,6 @@ def test_multiprocess_run_config_is_valid_for_the_daily_job():
 
 
 def test_k8s_definitions_variant_runs_every_job_with_the_k8s_job_executor():
-    pytest.importorskip(
-        "dagster_k8s", reason="dagster-k8s is installed in the image, not in the dev environment"
-    )
     import dagster as dg
 
     from featurepipe.definitions import defs as local_defs
@@ -618,7 +611,7 @@ def test_dockerfile_rules():
     assert user and user[-1].split(":")[0] not in ("0", "root"), user
     assert not [op for op, _ in instructions if op == "ENTRYPOINT"], "the chart passes args"
     runs = " ".join(a for op, a in instructions if op == "RUN")
-    assert 'pip install ".[postgres]"' in runs and "dagster-k8s" in runs and "pip check" in runs
+    assert 'pip install ".[postgres,k8s]"' in runs and "pip check" in runs
     cmd = [a for op, a in instructions if op == "CMD"][-1]
     assert '"code-server", "start"' in cmd and '"-m", "featurepipe.definitions"' in cmd
     copied = " ".join(a for op, a in instructions if op == "COPY")

@@ -58,7 +58,6 @@ class ReadStats:
     data_lines: int = 0  # records after the header, blank ones included
     blank_lines: int = 0
     bytes_read: int = 0
-    extra_line_breaks: int = 0  # line breaks inside quoted fields
 
 
 def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
@@ -354,33 +353,32 @@ class _LineNumbering:
     earlier records, including those inside quoted fields."""
 
     def __init__(self):
-        self._numbers: list[np.ndarray] = []
-        self._extra: list[np.ndarray] = []
+        self._known = np.empty(0, np.int64)  # numbers of records holding line breaks, sorted
+        self._cumulative = np.empty(0, np.int64)  # line breaks up to and including each
+        self._new: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add(self, number: int, breaks: int) -> None:
         if breaks:
-            self._numbers.append(np.asarray([number], np.int64))
-            self._extra.append(np.asarray([breaks], np.int64))
+            self._new.append((np.asarray([number], np.int64), np.asarray([breaks], np.int64)))
 
     def add_many(self, numbers: np.ndarray, breaks: np.ndarray | None) -> None:
         if breaks is not None:
             keep = breaks > 0
-            self._numbers.append(numbers[keep])
-            self._extra.append(breaks[keep].astype(np.int64))
+            self._new.append((numbers[keep], breaks[keep].astype(np.int64)))
 
     def lines(self, numbers: np.ndarray) -> np.ndarray:
-        lines = numbers + 1  # line 1 is the header
-        if self._numbers:
-            known = np.concatenate(self._numbers)
+        if self._new:  # merge what was added since the last call, once
+            extra = np.diff(self._cumulative, prepend=0)
+            known = np.concatenate([self._known, *(n for n, _ in self._new)])
+            extra = np.concatenate([extra, *(e for _, e in self._new)])
             order = np.argsort(known, kind="stable")
-            known, cumulative = known[order], np.cumsum(np.concatenate(self._extra)[order])
-            before = np.searchsorted(known, numbers, side="left")
-            lines = lines + np.where(before > 0, cumulative[np.maximum(before - 1, 0)], 0)
+            self._known, self._cumulative = known[order], np.cumsum(extra[order])
+            self._new = []
+        lines = numbers + 1  # line 1 is the header
+        if self._known.size:
+            before = np.searchsorted(self._known, numbers, side="left")
+            lines = lines + np.where(before > 0, self._cumulative[np.maximum(before - 1, 0)], 0)
         return lines
-
-    @property
-    def extra_total(self) -> int:
-        return int(sum(int(e.sum()) for e in self._extra))
 
 
 def _finish_batch(
@@ -394,14 +392,11 @@ def _finish_batch(
 ) -> Batch:
     empty_lines = np.concatenate(tap.empty_lines) if tap.empty_lines else np.empty(0, np.int64)
     bad_lines = np.concatenate(tap.bad_lines) if tap.bad_lines else np.empty(0, np.int64)
-    blank = 0
-    malformed_lines, malformed_texts = [], []
-    for number, text in taken:
-        if not text.strip(WHITESPACE):
-            blank += 1
-            continue
-        malformed_lines.append(int(numbering.lines(np.asarray([number]))[0]))
-        malformed_texts.append(text)
+    malformed = [(number, text) for number, text in taken if text.strip(WHITESPACE)]
+    blank = len(taken) - len(malformed)
+    malformed_numbers = np.asarray([number for number, _ in malformed], np.int64)
+    malformed_lines = numbering.lines(malformed_numbers).tolist()
+    malformed_texts = [text for _, text in malformed]
     if table is None:
         table = pa.table({name: pa.array([], pa.string()) for name in header.columns})
     lines = numbering.lines(numbers) if numbers.size else np.empty(0, np.int64)
@@ -423,5 +418,4 @@ def _finish_batch(
         )
     stats.data_lines += len(numbers) + len(taken)
     stats.blank_lines += blank
-    stats.extra_line_breaks = numbering.extra_total
     return Batch(table, lines, bad_utf8, malformed_lines, malformed_texts, blank)

@@ -97,12 +97,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         """DataFrames; or ParquetBatches where the input's metadata asks for batches."""
         store, bucket = self.storage.store, self.storage.feature_bucket
         batches = (context.definition_metadata or {}).get(LOAD_AS) == "batches"
-        asset = context.asset_key.path[-1]
         values = {}
         for partition_key in context.asset_partition_keys:
             key = self._key(context, partition_key)
             if batches:
-                values[partition_key] = stored_batches(self.storage, asset, partition_key)
+                values[partition_key] = ParquetBatches(store, bucket, key)
             else:
                 values[partition_key] = read_parquet(store, bucket, key)
         return one_or_many(list(context.asset_partition_keys), values)
@@ -153,10 +152,6 @@ class ParquetBatches:
     bucket: str
     key: str
 
-    @property
-    def uri(self) -> str:
-        return self.store.uri(self.bucket, self.key)
-
     def frames(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The table a batch of rows at a time; only `columns`, when given."""
         with parquet_copy(self.store, self.bucket, self.key) as path:
@@ -184,7 +179,8 @@ class RawFileIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: ObjectInfo | dict) -> None:
         uris = {k: info.uri for k, info in by_partition(context, obj).items()}
-        context.add_output_metadata({"uris": dg.MetadataValue.json(uris)} if len(uris) > 1 else {})
+        if len(uris) > 1:  # one partition's source is already in raw_events' own metadata
+            context.add_output_metadata({"uris": dg.MetadataValue.json(uris)})
 
     def load_input(self, context: dg.InputContext):
         store, bucket = self.storage.store, self.storage.raw_bucket

@@ -36,8 +36,8 @@ def raw_key_date(key: str) -> dt.date | None:
         return None
 
 
-def asset_key_path(asset: str, partition_key: str, extension: str = "parquet") -> str:
-    return f"{asset}/date={partition_date(partition_key).isoformat()}/part.{extension}"
+def asset_key_path(asset: str, partition_key: str) -> str:
+    return f"{asset}/date={partition_date(partition_key).isoformat()}/part.parquet"
 
 
 def check_bucket(bucket: str) -> str:

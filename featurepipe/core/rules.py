@@ -97,14 +97,7 @@ def _matches(strings, pattern: str) -> np.ndarray:
 def _timestamps(strings) -> tuple[pa.Array, np.ndarray]:
     """ISO-8601 timestamps to UTC: the values (null where invalid) and a validity mask."""
     ok = _matches(strings, TIMESTAMP_PATTERN)
-    # A value without an offset is UTC: give it one so a single cast handles every row.
-    # Past the date, a '+' or '-' can only start an offset.
-    time_part = pc.utf8_slice_codeunits(strings, 10)
-    has_offset = pc.or_(
-        pc.ends_with(strings, "Z"),
-        pc.or_(pc.match_substring(time_part, "+"), pc.match_substring(time_part, "-")),
-    )
-    zoned = pc.if_else(has_offset, strings, pc.binary_join_element_wise(strings, "Z", ""))
+    zoned = _zoned(strings, ok)
     try:
         parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
     except pa.ArrowInvalid:  # the pattern passed a day past its month's end (2025-02-30)
@@ -115,6 +108,20 @@ def _timestamps(strings) -> tuple[pa.Array, np.ndarray]:
     in_range = pc.and_(pc.greater_equal(parsed, EARLIEST), pc.less_equal(parsed, LATEST))
     ok &= pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
     return parsed, ok
+
+
+def _zoned(strings, ok: np.ndarray):
+    """The values with an offset each, Z where they had none (UTC), so one cast reads them all."""
+    in_utc = pc.ends_with(strings, "Z").to_numpy(zero_copy_only=False)
+    if (in_utc | ~ok).all():  # the usual file: every time written in UTC with Z
+        return strings
+    # Past the date, a '+' or '-' can only start an offset.
+    time_part = pc.utf8_slice_codeunits(strings, 10)
+    has_offset = pc.or_(
+        pa.array(in_utc),
+        pc.or_(pc.match_substring(time_part, "+"), pc.match_substring(time_part, "-")),
+    )
+    return pc.if_else(has_offset, strings, pc.binary_join_element_wise(strings, "Z", ""))
 
 
 def _day_exists(dates) -> np.ndarray:

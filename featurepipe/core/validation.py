@@ -54,6 +54,10 @@ class EventValidation:
     """One raw file validated block by block: iterate `batches()` for (events, rejected)
     DataFrames, each checked by its pandera schema; `summary()` once they are consumed.
 
+    Rejected rows are few, so they are held back until FRAME_ROWS of them (or the file's
+    end) and most frames come with no rejected rows: pandera's fixed cost per frame is then
+    paid once for many blocks.
+
     Raises ContractError at construction when the file as a whole is unusable (empty, bad
     header), before any batch is produced.
     """
@@ -68,11 +72,20 @@ class EventValidation:
     def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         # Parsing and the Arrow rules run on a second thread (pyarrow releases the GIL) while
         # this one converts, validates and hands on the previous frame: one frame ahead at most.
+        held: list[pa.Table] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-reader") as reader:
             ahead = reader.submit(self._next_group)
             while (group := ahead.result()) is not None:
                 ahead = reader.submit(self._next_group)
-                yield self._frames(*group)
+                valid, rejected = group
+                held += rejected
+                if sum(t.num_rows for t in held) < FRAME_ROWS:
+                    yield self._events(valid), EMPTY_REJECTED
+                else:
+                    yield self._events(valid), self._rejected(held)
+                    held = []
+        if any(t.num_rows for t in held):
+            yield EMPTY_EVENTS, self._rejected(held)
         self._done = True
 
     def _next_group(self) -> tuple[list[pa.Table], list[pa.Table]] | None:
@@ -87,13 +100,16 @@ class EventValidation:
                 break
         return (valid_parts, rejected_parts) if valid_parts else None
 
-    def _frames(self, valid: list[pa.Table], rejected: list[pa.Table]):
+    def _events(self, valid: list[pa.Table]) -> pd.DataFrame:
         events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), lazy=True)
-        quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), lazy=True)
         self._valid += len(events)
+        return events
+
+    def _rejected(self, rejected: list[pa.Table]) -> pd.DataFrame:
+        quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), lazy=True)
         self._quarantined += len(quarantined)
         self._reasons.update(quarantined["reason"])
-        return events, quarantined
+        return quarantined
 
     def summary(self) -> DaySummary:
         if not self._done:

@@ -41,19 +41,24 @@ class TableWriter:
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
+        if frame.empty:  # it would only add an empty row group
+            return
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self.path,
-                table.schema,
-                compression=COMPRESSION,
-                use_dictionary=[c for c in table.column_names if c in DICTIONARY_COLUMNS],
-            )
+            self._open(table.schema)
         elif table.schema != self._writer.schema:
             table = table.cast(self._writer.schema)
         self._wait()
         self._pending = self._pool.submit(self._writer.write_table, table)
         self.rows += len(frame)
+
+    def _open(self, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(
+            self.path,
+            schema,
+            compression=COMPRESSION,
+            use_dictionary=[c for c in schema.names if c in DICTIONARY_COLUMNS],
+        )
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -62,8 +67,8 @@ class TableWriter:
 
     def close(self) -> StagedTable:
         try:
-            if self._writer is None:
-                self.write(self._empty)
+            if self._writer is None:  # no rows: the file holds the schema alone
+                self._open(pa.Schema.from_pandas(self._empty, preserve_index=False))
             self._wait()
             self._writer.close()
         finally:

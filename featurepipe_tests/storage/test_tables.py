@@ -1,0 +1,43 @@
+"""TableWriter and iter_frames: Parquet written and read frame by frame."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from featurepipe.core.validation import EMPTY_REJECTED
+from featurepipe.storage.tables import TableWriter, iter_frames, read_frame
+
+
+def frame(lines: list[int]) -> pd.DataFrame:
+    rows = EMPTY_REJECTED.reindex(range(len(lines)))
+    return rows.assign(line=lines, reason="field_count", record="x,y").astype(EMPTY_REJECTED.dtypes)
+
+
+def test_empty_frames_add_no_row_groups(tmp_path):
+    writer = TableWriter(tmp_path / "t.parquet", EMPTY_REJECTED)
+    for lines in ([], [2, 3], [], [4], []):
+        writer.write(frame(lines))
+    staged = writer.close()
+    assert staged.rows == 3
+    assert pq.ParquetFile(staged.path).num_row_groups == 2
+    assert read_frame(staged.path)["line"].tolist() == [2, 3, 4]
+
+
+def test_a_table_without_rows_keeps_its_schema(tmp_path):
+    writer = TableWriter(tmp_path / "t.parquet", EMPTY_REJECTED)
+    writer.write(frame([]))
+    staged = writer.close()
+    assert staged.rows == 0
+    pd.testing.assert_frame_equal(read_frame(staged.path), EMPTY_REJECTED)
+
+
+def test_frames_read_back_in_batches_with_their_dtypes(tmp_path):
+    writer = TableWriter(tmp_path / "t.parquet", EMPTY_REJECTED)
+    writer.write(frame(list(range(2, 12))))
+    writer.write(frame(list(range(12, 17))))
+    path = writer.close().path
+    batches = list(iter_frames(path, ["line", "reason"], batch_rows=4))
+    assert [len(b) for b in batches] == [4, 4, 4, 3]  # batches span row groups
+    assert pd.concat(batches, ignore_index=True)["line"].tolist() == list(range(2, 17))
+    assert all((b.dtypes == EMPTY_REJECTED.dtypes[["line", "reason"]]).all() for b in batches)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -25,11 +25,10 @@ from featurepipe.core.contract import WHITESPACE, EmptyFileError, HeaderError, c
 
 BOM = b"\xef\xbb\xbf"
 REPLACEMENT = "\ufffd".encode()
-DEFAULT_BLOCK_SIZE = 2 << 20  # pyarrow keeps several blocks in flight: this bounds memory
+DEFAULT_BLOCK_SIZE = 2 << 20  # bytes read at a time; two chunks are in memory at most
 MAX_HEADER_BYTES = 1 << 20
-# pyarrow fails on a record that does not end in the block after the one it starts in. The
-# tap hands pyarrow whole records only, as many bytes at a time as it has, so pyarrow's own
-# block size is just the most it may ask for in one read.
+# pyarrow fails on a record that does not end in the block after the one it starts in. Each
+# chunk is whole records, parsed as one block of its own whatever its size.
 ARROW_BLOCK_SIZE = 2**31 - 1
 QUOTE, COMMA, LF, CR = b'"'[0], b","[0], b"\n"[0], b"\r"[0]
 
@@ -82,9 +81,17 @@ def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
     return Header(names, absent, extra), rest
 
 
-class _Tap(io.RawIOBase):
-    """Hands bytes to pyarrow, whole records at a time, while noting empty lines and lines
-    with invalid UTF-8.
+@dataclass(frozen=True)
+class _Chunk:
+    data: bytes  # whole records
+    empty_lines: np.ndarray  # every empty line read so far
+    bad_lines: np.ndarray  # every line with invalid UTF-8 read so far
+    saw_quote: bool  # a quote so far: only then can a field hold a line break
+
+
+class _Tap:
+    """Cuts the stream into chunks of whole records, noting empty lines and lines with
+    invalid UTF-8 on the way.
 
     Invalid byte sequences are replaced by U+FFFD so pyarrow never sees them; the lines
     they were on are remembered and those rows are quarantined.
@@ -102,28 +109,16 @@ class _Tap(io.RawIOBase):
         self.empty_lines: list[np.ndarray] = []
         self.bad_lines: list[np.ndarray] = []
         self.bytes_read = 0
-        self.saw_quote = False  # without a quote, no field can hold a line break
+        self.saw_quote = False
 
-    def readable(self) -> bool:
-        return True
-
-    def has_data(self) -> bool:
+    def next_chunk(self) -> _Chunk | None:
+        """The next whole records; None at the end of the stream."""
         while not self._out and not self._eof:
             self._fill()
-        return bool(self._out)
-
-    def read(self, size: int = -1) -> bytes:
-        # pyarrow asks for ARROW_BLOCK_SIZE bytes: answer without allocating a buffer that big.
-        while not self._out and not self._eof:
-            self._fill()
-        n = len(self._out) if size is None or size < 0 else min(size, len(self._out))
-        data, self._out = self._out[:n], self._out[n:]
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        if not self._out:
+            return None
+        data, self._out = self._out, b""
+        return _Chunk(data, _joined(self.empty_lines), _joined(self.bad_lines), self.saw_quote)
 
     def _fill(self) -> None:
         # A record longer than a chunk: take more at a time, so it is lexed O(1) times a byte.
@@ -171,6 +166,10 @@ class _Tap(io.RawIOBase):
         self.next_line += nl.size
         self._cur_len = arr.size - int(nl[-1]) - 1
         self._cur_first = int(arr[nl[-1] + 1]) if self._cur_len else -1
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _read_full(stream: BinaryIO, size: int) -> bytes:
@@ -279,18 +278,37 @@ def _batches(
     header: Header, head: bytes, stream: BinaryIO, stats: ReadStats, block_size: int
 ) -> Iterator[Batch]:
     tap = _Tap(head, stream, block_size)
-    if not tap.has_data():
-        stats.bytes_read = tap.bytes_read
-        return
+    numbering = _LineNumbering()
+    first = 1  # record number of the next chunk's first record (1 = first after the header)
+    # The tap reads and cuts the next chunk while this one is parsed: the stream is read at
+    # most one chunk ahead, so memory follows the chunk size, not the file.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-tap") as cutter:
+        ahead = cutter.submit(tap.next_chunk)
+        while (chunk := ahead.result()) is not None:
+            ahead = cutter.submit(tap.next_chunk)
+            table, invalid = _parse(chunk.data, header.columns)
+            taken = [(first - 1 + number, text) for number, text in invalid]
+            numbers = _valid_record_numbers(first, table.num_rows, [n for n, _ in taken])
+            first += table.num_rows + len(taken)
+            for number, text in taken:
+                numbering.add(number, text.count("\n"))
+            if table.num_rows and chunk.saw_quote:
+                numbering.add_many(numbers, _line_breaks_per_row(table))
+            yield _finish_batch(table, numbers, taken, numbering, chunk, stats)
+    stats.bytes_read = tap.bytes_read
+
+
+def _parse(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """Whole records as string columns, and the rows whose field count is wrong: (number
+    within `data` from 1, text)."""
     invalid: list[tuple[int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid.append((row.number, row.text))
         return "skip"
 
-    names = header.columns
-    reader = pacsv.open_csv(
-        tap,
+    table = pacsv.read_csv(
+        pa.py_buffer(data),
         read_options=pacsv.ReadOptions(
             column_names=names, use_threads=False, block_size=ARROW_BLOCK_SIZE
         ),
@@ -304,37 +322,14 @@ def _batches(
             null_values=[],
         ),
     )
-    numbering = _LineNumbering()
-    cursor = 1  # record number of the first record not yet assigned (1 = first after header)
-    for record_batch in _with_end(reader):
-        if record_batch is None:
-            taken, invalid = invalid, []
-            numbers = np.empty(0, np.int64)
-        else:
-            numbers = _valid_record_numbers(cursor, record_batch.num_rows, [n for n, _ in invalid])
-            if numbers.size:
-                cursor = int(numbers[-1]) + 1
-            taken = [item for item in invalid if item[0] < cursor]
-            invalid = [item for item in invalid if item[0] >= cursor]
-        table = pa.Table.from_batches([record_batch]) if record_batch is not None else None
-        for number, text in taken:
-            numbering.add(number, text.count("\n"))
-        if table is not None and table.num_rows and tap.saw_quote:
-            numbering.add_many(numbers, _line_breaks_per_row(table))
-        yield _finish_batch(header, table, numbers, taken, numbering, tap, stats)
-    stats.bytes_read = tap.bytes_read
+    return table, invalid
 
 
-def _with_end(reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch | None]:
-    yield from reader
-    yield None  # flush invalid rows reported after the last batch
-
-
-def _valid_record_numbers(cursor: int, n: int, invalid_numbers: list[int]) -> np.ndarray:
-    """The first `n` record numbers from `cursor` on that are not invalid rows."""
+def _valid_record_numbers(first: int, n: int, invalid_numbers: list[int]) -> np.ndarray:
+    """The first `n` record numbers from `first` on that are not invalid rows."""
     if not invalid_numbers:
-        return np.arange(cursor, cursor + n, dtype=np.int64)
-    candidates = np.arange(cursor, cursor + n + len(invalid_numbers), dtype=np.int64)
+        return np.arange(first, first + n, dtype=np.int64)
+    candidates = np.arange(first, first + n + len(invalid_numbers), dtype=np.int64)
     return np.setdiff1d(candidates, np.asarray(invalid_numbers, np.int64), assume_unique=True)[:n]
 
 
@@ -382,23 +377,19 @@ class _LineNumbering:
 
 
 def _finish_batch(
-    header: Header,
-    table: pa.Table | None,
+    table: pa.Table,
     numbers: np.ndarray,
     taken: list[tuple[int, str]],
     numbering: _LineNumbering,
-    tap: _Tap,
+    chunk: _Chunk,
     stats: ReadStats,
 ) -> Batch:
-    empty_lines = np.concatenate(tap.empty_lines) if tap.empty_lines else np.empty(0, np.int64)
-    bad_lines = np.concatenate(tap.bad_lines) if tap.bad_lines else np.empty(0, np.int64)
+    empty_lines, bad_lines = chunk.empty_lines, chunk.bad_lines
     malformed = [(number, text) for number, text in taken if text.strip(WHITESPACE)]
     blank = len(taken) - len(malformed)
     malformed_numbers = np.asarray([number for number, _ in malformed], np.int64)
     malformed_lines = numbering.lines(malformed_numbers).tolist()
     malformed_texts = [text for _, text in malformed]
-    if table is None:
-        table = pa.table({name: pa.array([], pa.string()) for name in header.columns})
     lines = numbering.lines(numbers) if numbers.size else np.empty(0, np.int64)
     # pyarrow turns an empty line into a row of empty fields, like a line of bare commas.
     all_empty = np.ones(table.num_rows, bool)

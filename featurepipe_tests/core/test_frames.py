@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from featurepipe.core import validation
+from featurepipe.core.reading import read_batches
 from featurepipe.core.validation import EventValidation
 from featurepipe_tests.core.support import SOURCE, raw, validate
 
@@ -54,3 +55,15 @@ def test_rejected_rows_left_at_the_end_come_in_a_last_frame(small_frames):
     data = raw(*rows(6))  # one frame of events, one rejected row held back
     frames = list(EventValidation(io.BytesIO(data), SOURCE).batches())
     assert [(len(e), len(r)) for e, r in frames] == [(4, 0), (0, 2)]
+
+
+def test_the_stream_is_read_at_most_a_chunk_ahead_of_the_batches():
+    """Memory follows the block size: the file is not read ahead into memory."""
+    block = 4096
+    stream = io.BytesIO(raw(*rows(20_000)))
+    _, _, batches = read_batches(stream, SOURCE, block_size=block)
+    positions = [stream.tell() for _ in batches]
+    assert len(positions) > 100
+    # The header read takes up to 64 KiB; past it, the batch being taken and one more chunk.
+    assert all(p <= max(64 << 10, (k + 2) * block) for k, p in enumerate(positions))
+    assert positions[-1] == len(stream.getvalue())

@@ -12,7 +12,6 @@ import codecs
 import csv
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from featurepipe.core.contract import WHITESPACE, EmptyFileError, HeaderError, check_header
+from featurepipe.core.prefetch import prefetch
 
 BOM = b"\xef\xbb\xbf"
 REPLACEMENT = "\ufffd".encode()
@@ -282,19 +282,16 @@ def _batches(
     first = 1  # record number of the next chunk's first record (1 = first after the header)
     # The tap reads and cuts the next chunk while this one is parsed: the stream is read at
     # most one chunk ahead, so memory follows the chunk size, not the file.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-tap") as cutter:
-        ahead = cutter.submit(tap.next_chunk)
-        while (chunk := ahead.result()) is not None:
-            ahead = cutter.submit(tap.next_chunk)
-            table, invalid = _parse(chunk.data, header.columns)
-            taken = [(first - 1 + number, text) for number, text in invalid]
-            numbers = _valid_record_numbers(first, table.num_rows, [n for n, _ in taken])
-            first += table.num_rows + len(taken)
-            for number, text in taken:
-                numbering.add(number, text.count("\n"))
-            if table.num_rows and chunk.saw_quote:
-                numbering.add_many(numbers, _line_breaks_per_row(table))
-            yield _finish_batch(table, numbers, taken, numbering, chunk, stats)
+    for chunk in prefetch(tap.next_chunk, "csv-tap"):
+        table, invalid = _parse(chunk.data, header.columns)
+        taken = [(first - 1 + number, text) for number, text in invalid]
+        numbers = _valid_record_numbers(first, table.num_rows, [n for n, _ in taken])
+        first += table.num_rows + len(taken)
+        for number, text in taken:
+            numbering.add(number, text.count("\n"))
+        if table.num_rows and chunk.saw_quote:
+            numbering.add_many(numbers, _line_breaks_per_row(table))
+        yield _finish_batch(table, numbers, taken, numbering, chunk, stats)
     stats.bytes_read = tap.bytes_read
 
 

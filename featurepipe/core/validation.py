@@ -11,6 +11,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 
+from featurepipe.core.prefetch import map_in_order, prefetch
 from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, read_batches
 from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, apply_rules
 from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
@@ -48,6 +49,7 @@ class ValidatedDay:
 # Rows per yielded frame: each frame costs pandera a fixed ~10 ms per schema, so frames are
 # larger than pyarrow's blocks; memory grows with this, not with the file.
 FRAME_ROWS = 100_000
+RULE_THREADS = 2  # blocks checked at once
 
 
 class EventValidation:
@@ -70,14 +72,12 @@ class EventValidation:
         self._done = False
 
     def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        # Parsing and the Arrow rules run on a second thread (pyarrow releases the GIL) while
-        # this one converts, validates and hands on the previous frame: one frame ahead at most.
+        # Parsing runs on a thread of its own and the Arrow rules on two more, a block each,
+        # while this one converts, validates and hands on the previous frame.
         held: list[pa.Table] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-reader") as reader:
-            ahead = reader.submit(self._next_group)
-            while (group := ahead.result()) is not None:
-                ahead = reader.submit(self._next_group)
-                valid, rejected = group
+        with ThreadPoolExecutor(max_workers=RULE_THREADS, thread_name_prefix="rules") as rules:
+            self._ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
+            for valid, rejected in prefetch(self._next_group, "csv-reader"):
                 held += rejected
                 if sum(t.num_rows for t in held) < FRAME_ROWS:
                     yield self._events(valid), EMPTY_REJECTED
@@ -91,8 +91,7 @@ class EventValidation:
     def _next_group(self) -> tuple[list[pa.Table], list[pa.Table]] | None:
         """Rule-checked blocks until FRAME_ROWS rows; None once the file is done."""
         valid_parts, rejected_parts, rows = [], [], 0
-        for batch in self._batches:
-            valid, rejected = apply_rules(batch)
+        for valid, rejected in self._ruled:
             valid_parts.append(valid)
             rejected_parts.append(rejected)
             rows += valid.num_rows + rejected.num_rows

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from featurepipe.core.prefetch import prefetch
+
 COMPRESSION = "zstd"
 # Dictionary-encode only columns with few distinct values: building a dictionary for ids and
 # timestamps costs time and is then abandoned.
@@ -91,5 +93,13 @@ def iter_frames(
 ) -> Iterator[pd.DataFrame]:
     file = pq.ParquetFile(path)
     metadata = file.schema_arrow.metadata  # pandas dtypes survive the round trip
-    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
-        yield pa.Table.from_batches([batch]).replace_schema_metadata(metadata).to_pandas()
+    batches = file.iter_batches(batch_size=batch_rows, columns=columns)
+
+    def next_frame() -> pd.DataFrame | None:
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        return pa.Table.from_batches([batch]).replace_schema_metadata(metadata).to_pandas()
+
+    # The next frame is read and decoded while the caller works on this one.
+    yield from prefetch(next_frame, "parquet-reader")

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,12 @@ def _status_mb(field: str) -> float:
 def rss_mb() -> float:
     """Resident memory now."""
     return _status_mb("VmRSS")
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def reset_peak() -> None:
@@ -88,9 +95,15 @@ def worker_featurepipe(root: str, day: str, empty_day: str) -> dict:
     run(partition_key=empty_day)  # warm-up: first-call costs of Dagster, pandas and pandera
     overhead = run(partition_key=empty_day)
     reset_peak()
-    before = rss_mb()
+    before, cpu = rss_mb(), cpu_seconds()
     seconds = run(partition_key=day)
-    return {"seconds": seconds, "overhead": overhead, "rss_before": before, "peak": peak_mb()}
+    return {
+        "seconds": seconds,
+        "overhead": overhead,
+        "cpu": cpu_seconds() - cpu,
+        "rss_before": before,
+        "peak": peak_mb(),
+    }
 
 
 def worker_baseline(root: str, day: str, out: str) -> dict:
@@ -242,7 +255,8 @@ def main() -> None:
         net = net_seconds(ours)
         processing_mb = ours["peak"] - ours["rss_before"]
         row = (
-            f"| {rows:,} | {raw_mb:.0f} | {ours['seconds']:.2f} (net {net:.2f}) "
+            f"| {rows:,} | {raw_mb:.0f} "
+            f"| {ours['seconds']:.2f} (net {net:.2f}, CPU {ours['cpu']:.2f}) "
             f"| {theirs['seconds']:.2f} | {theirs['seconds'] / net:.1f} "
             f"| {ours['peak']:.0f} ({processing_mb:.0f}) | {theirs['peak']:.0f} "
             f"| {processing_mb / raw_mb:.2f} "
@@ -282,7 +296,8 @@ def main() -> None:
         "",
         f"Each figure is the median of {args.repeat} fresh processes. "
         "featurepipe s: a whole in-process `materialize()` of the three assets; net = minus the "
-        "same run on an empty day (Dagster's fixed cost). Throughput × = baseline s ÷ net s. "
+        "same run on an empty day (Dagster's fixed cost); CPU = user + system seconds of all "
+        "its threads during the run. Throughput × = baseline s ÷ net s. "
         "Peak MB = the worker's own peak RSS during the run (VmHWM, reset just before it); "
         "processing MB = that minus RSS before the run (after imports and warm-up).",
         "",

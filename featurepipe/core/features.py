@@ -27,7 +27,7 @@ def row_sum(events: pd.DataFrame) -> pd.Series:
 
 def build_features(events: pd.DataFrame) -> pd.DataFrame:
     features = events[KEY_COLUMNS].assign(row_sum=row_sum(events)).reset_index(drop=True)
-    return EventFeatures.validate(features, lazy=True)
+    return EventFeatures.validate(features, lazy=True, inplace=True)  # `features` is new
 
 
 EMPTY_FEATURES = build_features(EMPTY_EVENTS)

@@ -49,6 +49,8 @@ class ValidatedDay:
 # Rows per yielded frame: each frame costs pandera a fixed ~10 ms per schema, so frames are
 # larger than pyarrow's blocks; memory grows with this, not with the file.
 FRAME_ROWS = 100_000
+# Every failure reported at once; the frames are fresh, so pandera checks them without a copy.
+CHECK = {"lazy": True, "inplace": True}
 RULE_THREADS = 2  # blocks checked at once
 
 
@@ -100,12 +102,12 @@ class EventValidation:
         return (valid_parts, rejected_parts) if valid_parts else None
 
     def _events(self, valid: list[pa.Table]) -> pd.DataFrame:
-        events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), lazy=True)
+        events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), **CHECK)
         self._valid += len(events)
         return events
 
     def _rejected(self, rejected: list[pa.Table]) -> pd.DataFrame:
-        quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), lazy=True)
+        quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), **CHECK)
         self._quarantined += len(quarantined)
         self._reasons.update(quarantined["reason"])
         return quarantined

@@ -156,7 +156,7 @@ def outcome_or_error(run, data: bytes):
 
 class _Unchecked:
     @staticmethod
-    def validate(frame, lazy=False):
+    def validate(frame, lazy=False, inplace=False):
         return frame
 
 

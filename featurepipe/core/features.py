@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from featurepipe.core.contract import OPTIONAL_NUMERIC_COLUMNS
-from featurepipe.core.schemas import EventFeatures
+from featurepipe.core.schemas import CHECK, EventFeatures
 from featurepipe.core.validation import EMPTY_EVENTS
 
 KEY_COLUMNS = ["event_time", "user_id", "session_id", "event_type"]
@@ -27,7 +27,7 @@ def row_sum(events: pd.DataFrame) -> pd.Series:
 
 def build_features(events: pd.DataFrame) -> pd.DataFrame:
     features = events[KEY_COLUMNS].assign(row_sum=row_sum(events)).reset_index(drop=True)
-    return EventFeatures.validate(features, lazy=True, inplace=True)  # `features` is new
+    return EventFeatures.validate(features, **CHECK)
 
 
 EMPTY_FEATURES = build_features(EMPTY_EVENTS)

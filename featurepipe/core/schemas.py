@@ -9,6 +9,9 @@ from pandera.typing.pandas import Series
 from featurepipe.core.contract import Reason
 
 UTC_MICROS = {"unit": "us", "tz": "UTC"}
+# How every frame is checked: all failures reported at once, and in place, since the frames
+# checked are always new (from Arrow, Parquet or a computation) and no schema coerces.
+CHECK = {"lazy": True, "inplace": True}
 
 
 class EventKey(pa.DataFrameModel):

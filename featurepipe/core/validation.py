@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import BinaryIO
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pyarrow as pa
 from featurepipe.core.prefetch import map_in_order, prefetch
 from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, read_batches
 from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, apply_rules
-from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
+from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
 
 
 class AccountingError(RuntimeError):
@@ -49,8 +50,6 @@ class ValidatedDay:
 # Rows per yielded frame: each frame costs pandera a fixed ~10 ms per schema, so frames are
 # larger than pyarrow's blocks; memory grows with this, not with the file.
 FRAME_ROWS = 100_000
-# Every failure reported at once; the frames are fresh, so pandera checks them without a copy.
-CHECK = {"lazy": True, "inplace": True}
 RULE_THREADS = 2  # blocks checked at once
 
 
@@ -78,8 +77,8 @@ class EventValidation:
         # while this one converts, validates and hands on the previous frame.
         held: list[pa.Table] = []
         with ThreadPoolExecutor(max_workers=RULE_THREADS, thread_name_prefix="rules") as rules:
-            self._ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
-            for valid, rejected in prefetch(self._next_group, "csv-reader"):
+            ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
+            for valid, rejected in prefetch(partial(_next_group, ruled), "csv-reader"):
                 held += rejected
                 if sum(t.num_rows for t in held) < FRAME_ROWS:
                     yield self._events(valid), EMPTY_REJECTED
@@ -89,17 +88,6 @@ class EventValidation:
         if any(t.num_rows for t in held):
             yield EMPTY_EVENTS, self._rejected(held)
         self._done = True
-
-    def _next_group(self) -> tuple[list[pa.Table], list[pa.Table]] | None:
-        """Rule-checked blocks until FRAME_ROWS rows; None once the file is done."""
-        valid_parts, rejected_parts, rows = [], [], 0
-        for valid, rejected in self._ruled:
-            valid_parts.append(valid)
-            rejected_parts.append(rejected)
-            rows += valid.num_rows + rejected.num_rows
-            if rows >= FRAME_ROWS:
-                break
-        return (valid_parts, rejected_parts) if valid_parts else None
 
     def _events(self, valid: list[pa.Table]) -> pd.DataFrame:
         events = ValidatedEvents.validate(_to_pandas(pa.concat_tables(valid)), **CHECK)
@@ -152,6 +140,20 @@ def validate_events(
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames[1:] if len(f)] or frames[:1]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _next_group(
+    ruled: Iterator[tuple[pa.Table, pa.Table]],
+) -> tuple[list[pa.Table], list[pa.Table]] | None:
+    """Rule-checked blocks until FRAME_ROWS rows; None once the file is done."""
+    valid_parts, rejected_parts, rows = [], [], 0
+    for valid, rejected in ruled:
+        valid_parts.append(valid)
+        rejected_parts.append(rejected)
+        rows += valid.num_rows + rejected.num_rows
+        if rows >= FRAME_ROWS:
+            break
+    return (valid_parts, rejected_parts) if valid_parts else None
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-from featurepipe.core.schemas import EventFeatures, ValidatedEvents
+from featurepipe.core.schemas import CHECK, EventFeatures, ValidatedEvents
 from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
 from featurepipe.defs.io_managers import ParquetBatches, stored_batches
 from featurepipe.defs.partitions import daily_partitions
@@ -22,7 +22,7 @@ def pandera_result(schema: type[pa.DataFrameModel], stored: dict[str, ParquetBat
         cases = []
         for frame in source.frames():
             try:
-                schema.validate(frame, lazy=True)
+                schema.validate(frame, **CHECK)
             except pa.errors.SchemaErrors as err:
                 cases.append(err.failure_cases)
         if cases:

@@ -388,12 +388,16 @@ def _finish_batch(
     malformed_lines = numbering.lines(malformed_numbers).tolist()
     malformed_texts = [text for _, text in malformed]
     lines = numbering.lines(numbers) if numbers.size else np.empty(0, np.int64)
-    # pyarrow turns an empty line into a row of empty fields, like a line of bare commas.
-    all_empty = np.ones(table.num_rows, bool)
-    for column in table.columns:
-        all_empty &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
-    if all_empty.any():
-        is_blank = all_empty & np.isin(lines, empty_lines)
+    # pyarrow turns an empty line into a row of empty fields, like a line of bare commas:
+    # a row that starts on an empty line and has only empty fields is a blank line.
+    on_empty = np.flatnonzero(np.isin(lines, empty_lines))
+    if on_empty.size:
+        candidates = table.take(pa.array(on_empty))
+        all_empty = np.ones(on_empty.size, bool)
+        for column in candidates.columns:
+            all_empty &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+        is_blank = np.zeros(table.num_rows, bool)
+        is_blank[on_empty[all_empty]] = True
         blank += int(is_blank.sum())
         if is_blank.any():
             table, lines = table.filter(pa.array(~is_blank)), lines[~is_blank]

@@ -84,8 +84,8 @@ def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
 @dataclass(frozen=True)
 class _Chunk:
     data: bytes  # whole records
-    empty_lines: np.ndarray  # every empty line read so far
-    bad_lines: np.ndarray  # every line with invalid UTF-8 read so far
+    empty_lines: np.ndarray  # empty lines from the chunk's first line on, as far as read
+    bad_lines: np.ndarray  # lines with invalid UTF-8, likewise
     saw_quote: bool  # a quote so far: only then can a field hold a line break
 
 
@@ -118,7 +118,12 @@ class _Tap:
         if not self._out:
             return None
         data, self._out = self._out, b""
-        return _Chunk(data, _joined(self.empty_lines), _joined(self.bad_lines), self.saw_quote)
+        empty, bad = _joined(self.empty_lines), _joined(self.bad_lines)
+        # The next chunk starts where the record still pending does: the lines before it
+        # matter to this chunk only, so what is kept stays the size of a chunk.
+        start = self.next_line - self._pending.count(b"\n")
+        self.empty_lines, self.bad_lines = [empty[empty >= start]], [bad[bad >= start]]
+        return _Chunk(data, empty, bad, self.saw_quote)
 
     def _fill(self) -> None:
         # A record longer than a chunk: take more at a time, so it is lexed O(1) times a byte.

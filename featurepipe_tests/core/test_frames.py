@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from featurepipe.core import validation
+from featurepipe.core import reading, validation
 from featurepipe.core.reading import read_batches
 from featurepipe.core.validation import EventValidation
 from featurepipe_tests.core.support import SOURCE, raw, validate
@@ -67,3 +67,21 @@ def test_the_stream_is_read_at_most_a_chunk_ahead_of_the_batches():
     # The header read takes up to 64 KiB; past it, the batch being taken and one more chunk.
     assert all(p <= max(64 << 10, (k + 2) * block) for k, p in enumerate(positions))
     assert positions[-1] == len(stream.getvalue())
+
+
+def test_a_chunk_carries_only_the_blank_lines_near_it():
+    """Blank lines are counted once each, and what the tap keeps of them stays chunk-sized."""
+    lines = []
+    for row in rows(3000):
+        lines += [row, "", "   "]
+    data = raw(*lines)
+    day = validate(data, block_size=1024)
+    assert day.summary.blank_lines == 6000
+    assert day.summary.valid + day.summary.quarantined == 3000
+    stream = io.BytesIO(data)
+    _, rest = reading.read_header(stream, SOURCE)
+    tap = reading._Tap(rest, stream, 1024)
+    chunks = list(iter(tap.next_chunk, None))
+    assert len(chunks) > 50
+    # Each chunk holds at most its own empty lines and those of the record still pending.
+    assert all(c.empty_lines.size <= c.data.count(b"\n") + 1 for c in chunks)

@@ -31,6 +31,8 @@ MAX_HEADER_BYTES = 1 << 20
 # chunk is whole records, parsed as one block of its own whatever its size.
 ARROW_BLOCK_SIZE = 2**31 - 1
 QUOTE, COMMA, LF, CR = b'"'[0], b","[0], b"\n"[0], b"\r"[0]
+# Bytes that can put whitespace at a field's edge: a line feed only inside quotes.
+PADDING = [char.encode() for char in WHITESPACE.replace("\n", '"')]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Batch:
     malformed_lines: list[int]  # rows whose field count differs from the header's
     malformed_texts: list[str]
     blank: int
+    padded: bool  # a field may have surrounding whitespace; False: trimming changes nothing
 
 
 @dataclass
@@ -87,6 +90,7 @@ class _Chunk:
     empty_lines: np.ndarray  # empty lines from the chunk's first line on, as far as read
     bad_lines: np.ndarray  # lines with invalid UTF-8, likewise
     saw_quote: bool  # a quote so far: only then can a field hold a line break
+    padded: bool  # whitespace other than record ends, or a quote (a quoted line break)
 
 
 class _Tap:
@@ -123,7 +127,8 @@ class _Tap:
         # matter to this chunk only, so what is kept stays the size of a chunk.
         start = self.next_line - self._pending.count(b"\n")
         self.empty_lines, self.bad_lines = [empty[empty >= start]], [bad[bad >= start]]
-        return _Chunk(data, empty, bad, self.saw_quote)
+        padded = any(byte in data for byte in PADDING)
+        return _Chunk(data, empty, bad, self.saw_quote, padded)
 
     def _fill(self) -> None:
         # A record longer than a chunk: take more at a time, so it is lexed O(1) times a byte.
@@ -415,4 +420,4 @@ def _finish_batch(
         )
     stats.data_lines += len(numbers) + len(taken)
     stats.blank_lines += blank
-    return Batch(table, lines, bad_utf8, malformed_lines, malformed_texts, blank)
+    return Batch(table, lines, bad_utf8, malformed_lines, malformed_texts, blank, chunk.padded)

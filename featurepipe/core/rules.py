@@ -52,7 +52,10 @@ def apply_rules(batch: Batch) -> tuple[pa.Table, pa.Table]:
     """Split a batch into (valid rows typed by VALID_SCHEMA, rejected rows by REJECTED_SCHEMA)."""
     fields = batch.fields
     n = fields.num_rows
-    values = {name: pc.ascii_trim_whitespace(fields[name]) for name in fields.column_names}
+    values = {
+        name: pc.ascii_trim_whitespace(column) if batch.padded else column
+        for name, column in zip(fields.column_names, fields.columns, strict=True)
+    }
     codes = np.zeros(n, np.int8)  # 0 = valid, otherwise 1 + index into REASONS
 
     def fail(reason: Reason, mask) -> None:

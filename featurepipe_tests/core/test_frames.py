@@ -85,3 +85,22 @@ def test_a_chunk_carries_only_the_blank_lines_near_it():
     assert len(chunks) > 50
     # Each chunk holds at most its own empty lines and those of the record still pending.
     assert all(c.empty_lines.size <= c.data.count(b"\n") + 1 for c in chunks)
+
+
+@pytest.mark.parametrize(
+    "padded_row",
+    [
+        "2025-11-19T00:00:00Z, 7 ,padded,click,web,DE,0,1.5,,3",  # spaces
+        "2025-11-19T00:00:00Z,\t7,padded,click,web,DE,0,1.5,,3",  # a tab
+        '2025-11-19T00:00:00Z,"\n7",padded,click,web,DE,0,1.5,,3',  # a quoted line feed
+    ],
+)
+def test_values_are_trimmed_in_a_chunk_whose_only_padding_is_one_value(padded_row: str):
+    """Chunks with no whitespace or quote byte skip trimming; any other chunk is trimmed."""
+    data = raw(*rows(400), padded_row, *rows(400))
+    stream = io.BytesIO(data)
+    _, _, batches = read_batches(stream, SOURCE, block_size=1024)
+    padded = [b.padded for b in batches]
+    assert padded.count(True) == 1 and len(padded) > 20
+    events = validate(data, block_size=1024).events
+    assert events.loc[events["session_id"] == "padded", "user_id"].tolist() == [7]

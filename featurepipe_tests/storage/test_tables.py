@@ -45,17 +45,20 @@ def test_frames_read_back_in_batches_with_their_dtypes(tmp_path):
 
 
 def test_columns_are_encoded_for_what_they_hold(tmp_path):
-    """Rising numbers as deltas, few-valued text as a dictionary, statistics on numbers only."""
+    """Integers and times as deltas, text by lengths or, when few-valued, as a dictionary,
+    floats plain; statistics on numbers only."""
     rows = [f"2025-11-19T00:00:{i:02d}Z,{i},s{i},click,web,DE,0,1.5,,3" for i in range(50)]
     events = validate(raw(*rows)).events
     writer = TableWriter(tmp_path / "t.parquet", events)
     writer.write(events)
     group = pq.ParquetFile(writer.close().path).metadata.row_group(0)
     chunk = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
-    assert "DELTA_BINARY_PACKED" in chunk["line"].encodings
-    assert "DELTA_BINARY_PACKED" in chunk["event_time"].encodings
+    for name in ("line", "event_time", "user_id"):
+        assert "DELTA_BINARY_PACKED" in chunk[name].encodings
+    assert "DELTA_LENGTH_BYTE_ARRAY" in chunk["session_id"].encodings
     assert "RLE_DICTIONARY" in chunk["event_type"].encodings
     assert "RLE_DICTIONARY" not in chunk["session_id"].encodings
+    assert "PLAIN" in chunk["event_value"].encodings
     assert chunk["line"].statistics.has_min_max and chunk["event_value"].statistics.has_min_max
     assert chunk["session_id"].statistics is None or not chunk["session_id"].statistics.has_min_max
     assert chunk["line"].compression == "ZSTD"

@@ -144,8 +144,13 @@ def _day_exists(dates) -> np.ndarray:
 
 
 def _integers(strings) -> tuple[pa.Array, np.ndarray]:
-    ok = pa.array(_matches(strings, INTEGER_PATTERN))
-    candidates = pc.if_else(ok, pc.utf8_ltrim(strings, "+"), None)
+    # Bare digits match INTEGER_PATTERN, and checking them is five times cheaper than the
+    # pattern: it runs on the other values only (empty, signed, not a number).
+    ok = pc.ascii_is_decimal(strings).to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~ok)
+    if others.size:
+        ok[others] = _matches(strings.take(others), INTEGER_PATTERN)
+    candidates = pc.if_else(pa.array(ok), pc.utf8_ltrim(strings, "+"), None)
     try:
         parsed = pc.cast(candidates, pa.int64())
     except pa.ArrowInvalid:  # out of the int64 range

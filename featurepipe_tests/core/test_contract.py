@@ -420,6 +420,13 @@ USER_IDS = [
     case("plus-sign", raw(row(user="+7")), [2], [OK]),
     case("minus-zero", raw(row(user="-0")), [2], [OK - 7]),
     case("leading-zeros", raw(row(user="0007")), [2], [OK]),
+    case(
+        "non-ascii-digits",  # Python's int() takes them; the contract does not
+        raw(row(user="\u0667"), row(user="\uff17"), row(user="7\u00b2")),
+        [],
+        [],
+        [(n, "user_id_invalid") for n in (2, 3, 4)],
+    ),
 ]
 
 

@@ -204,13 +204,13 @@ def _whole_records(data: bytes) -> int:
     closes), elsewhere it closes a quoted field or is plain text. A line feed ends a record
     when it is outside quotes.
     """
+    if b'"' not in data:  # then every line feed ends a record
+        return data.rfind(b"\n") + 1
     arr = np.frombuffer(data, np.uint8)
     feeds = np.flatnonzero(arr == LF)
     if feeds.size == 0:
         return 0
     quotes = np.flatnonzero(arr == QUOTE)
-    if quotes.size == 0:
-        return int(feeds[-1]) + 1
     first = np.ones(quotes.size, bool)
     first[1:] = np.diff(quotes) > 1
     starts = quotes[first]
@@ -245,7 +245,8 @@ def _complete_utf8_prefix(data: bytes) -> int:
 def _sanitize_utf8(data: bytes) -> tuple[bytes, list[int]]:
     """Replace invalid UTF-8 with U+FFFD; return the new bytes and where replacements stand."""
     try:
-        data.decode("utf-8")
+        if not data.isascii():  # ASCII is UTF-8; decoding would build a string to throw away
+            data.decode("utf-8")
         return data, []
     except UnicodeDecodeError:
         pass
@@ -324,6 +325,7 @@ def _parse(data: bytes, names: list[str]) -> tuple[pa.Table, list[tuple[int, str
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names},
+            check_utf8=False,  # the tap has replaced every invalid sequence already
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             null_values=[],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera import dtypes
+from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
 from featurepipe.core.contract import Reason
@@ -14,21 +16,38 @@ UTC_MICROS = {"unit": "us", "tz": "UTC"}
 CHECK = {"lazy": True, "inplace": True}
 
 
+@pandas_engine.Engine.register_dtype
+@dtypes.immutable(init=True)
+class Text(pandas_engine.STRING):
+    """pandas' default string dtype (`str`), checked by the column's dtype alone.
+
+    pandera's own STRING answers a match with one True per row, and pandera then formats the
+    (empty) failure cases of every such column on every call: 4 ms for each 100k-row frame of
+    events, a third of the schema's cost.
+    """
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container=None) -> bool:
+        try:
+            return pandas_engine.Engine.dtype(pandera_dtype).type == self.type
+        except TypeError:
+            return False
+
+
 class EventKey(pa.DataFrameModel):
     """What identifies an event, in every table derived from the raw file."""
 
     event_time: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs=UTC_MICROS)
     user_id: Series[int]
-    session_id: Series[str] = pa.Field(str_length={"min_value": 1})
-    event_type: Series[str] = pa.Field(str_length={"min_value": 1})
+    session_id: Series[Text] = pa.Field(str_length={"min_value": 1})
+    event_type: Series[Text] = pa.Field(str_length={"min_value": 1})
 
 
 class ValidatedEvents(EventKey):
     """Rows that passed the row contract, typed; `line` is where each starts in the raw file."""
 
     line: Series[int] = pa.Field(ge=2, unique=True)
-    device: Series[str] = pa.Field(nullable=True)
-    country: Series[str] = pa.Field(nullable=True)
+    device: Series[Text] = pa.Field(nullable=True)
+    country: Series[Text] = pa.Field(nullable=True)
     is_premium: Series[float] = pa.Field(nullable=True)
     event_value: Series[float] = pa.Field(nullable=True)
     amount: Series[float] = pa.Field(nullable=True)
@@ -51,18 +70,18 @@ class RejectedEvents(pa.DataFrameModel):
     """Quarantined rows: where they were, why, and what they said."""
 
     line: Series[int] = pa.Field(ge=2)
-    reason: Series[str] = pa.Field(isin=[r.value for r in Reason])
-    record: Series[str]
-    event_time: Series[str] = pa.Field(nullable=True)
-    user_id: Series[str] = pa.Field(nullable=True)
-    session_id: Series[str] = pa.Field(nullable=True)
-    event_type: Series[str] = pa.Field(nullable=True)
-    device: Series[str] = pa.Field(nullable=True)
-    country: Series[str] = pa.Field(nullable=True)
-    is_premium: Series[str] = pa.Field(nullable=True)
-    event_value: Series[str] = pa.Field(nullable=True)
-    amount: Series[str] = pa.Field(nullable=True)
-    session_length_sec: Series[str] = pa.Field(nullable=True)
+    reason: Series[Text] = pa.Field(isin=[r.value for r in Reason])
+    record: Series[Text]
+    event_time: Series[Text] = pa.Field(nullable=True)
+    user_id: Series[Text] = pa.Field(nullable=True)
+    session_id: Series[Text] = pa.Field(nullable=True)
+    event_type: Series[Text] = pa.Field(nullable=True)
+    device: Series[Text] = pa.Field(nullable=True)
+    country: Series[Text] = pa.Field(nullable=True)
+    is_premium: Series[Text] = pa.Field(nullable=True)
+    event_value: Series[Text] = pa.Field(nullable=True)
+    amount: Series[Text] = pa.Field(nullable=True)
+    session_length_sec: Series[Text] = pa.Field(nullable=True)
 
     class Config:
         strict = True

@@ -1,9 +1,10 @@
 """The one place featurepipe's Dagster definitions are assembled."""
 
+import os
+
 import dagster as dg
 
-from featurepipe.defs import exports
-from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.checks import asset_checks, raw_freshness_sensor
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
@@ -12,13 +13,11 @@ from featurepipe.defs.schedules import daily_schedule
 from featurepipe.defs.sensors import raw_file_sensor
 
 storage = storage_from_env()
-
-assets = [raw_events, validate_raw_events, event_features]
-if exports.ENABLED:
-    assets.append(exports.legacy_features_csv)
+# The old pipeline's features_YYYYMMDD.csv, for consumers not yet moved to Parquet.
+LEGACY_CSV = os.environ.get("FEATUREPIPE_LEGACY_CSV", "false").lower() in ("1", "true", "yes")
 
 defs = dg.Definitions(
-    assets=assets,
+    assets=[build_daily_events(legacy_csv_export=LEGACY_CSV)],
     asset_checks=asset_checks,
     jobs=[featurepipe_job],
     schedules=[daily_schedule],

@@ -1,184 +1,461 @@
-"""The three daily assets: a thin shell around featurepipe.core."""
+"""The daily pipeline: raw_events -> validated_events + rejected_events -> event_features.
 
-import math
-import os
-import tempfile
+One multi-asset step takes every day of its run through the assets on its own. A Dagster
+Output records every partition of a run as materialized, so with one step per asset a range
+run where one day fails would either lose every day or record the failed day as stored
+(dagster-io/dagster#17836). Here each day is committed and recorded alone (an
+AssetMaterialization for its partition), its checks are evaluated for that day, and the step
+fails at the end naming every day that failed; the other days stay stored and recorded.
+"""
+
 import time
+import traceback
+from collections.abc import Iterator
+from contextlib import nullcontext as _local
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pandera.pandas as pa
 
-from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features
-from featurepipe.core.validation import (
-    EMPTY_EVENTS,
-    EMPTY_REJECTED,
-    DaySummary,
-    EventValidation,
-)
-from featurepipe.defs.io_managers import AS_BATCHES, RawFile, by_partition, one_or_many
+from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features, legacy_csv
+from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
+from featurepipe.core.schemas import CHECK, EventFeatures, ValidatedEvents
+from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
+from featurepipe.defs.config import QuarantinePolicy
 from featurepipe.defs.metadata import PREVIEW_ROWS, table_metadata
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
-from featurepipe.storage.keys import raw_key
-from featurepipe.storage.tables import StagedTable, TableWriter
+from featurepipe.storage import staging
+from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
+from featurepipe.storage.objects import ObjectInfo, ObjectStore
+from featurepipe.storage.tables import (
+    StagedTable,
+    TableWriter,
+    iter_frames,
+    parquet_rows,
+    read_frame,
+)
+from featurepipe.storage.verified import parquet_copy
 
 GROUP = "user_events"
+RAW = dg.AssetKey("raw_events")
+VALIDATED = dg.AssetKey("validated_events")
+REJECTED = dg.AssetKey("rejected_events")
+FEATURES = dg.AssetKey("event_features")
+LEGACY = dg.AssetKey("legacy_features_csv")
+
+QUARANTINE_RATIO = dg.AssetCheckKey(VALIDATED, "quarantine_ratio")
+VALIDATED_SCHEMA = dg.AssetCheckKey(VALIDATED, "pandera_schema")
+FEATURES_SCHEMA = dg.AssetCheckKey(FEATURES, "pandera_schema")
+ROW_SUM_NOT_NULL = dg.AssetCheckKey(FEATURES, "row_sum_not_null")
+ONE_ROW_PER_EVENT = dg.AssetCheckKey(FEATURES, "one_row_per_valid_event")
+FAILURE_CASES_SHOWN = 20
 
 
-def _ratio_env(name: str, default: float) -> float:
-    value = os.environ.get(name, str(default))
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], kinds: set[str], description: str):
+    # skippable: a day that fails records nothing, while the other days of the run do.
+    return dg.AssetSpec(
+        key, deps=deps, kinds=kinds, description=description, group_name=GROUP, skippable=True
+    )
 
 
-class QuarantinePolicy(dg.Config):
-    """How many quarantined rows a day may have: above `warn_ratio` the quarantine check
-    warns; above `error_ratio` it fails and blocks the day's features. Defaults come from
-    FEATUREPIPE_QUARANTINE_WARN_RATIO / _ERROR_RATIO; a run may override them in its config."""
-
-    warn_ratio: float = _ratio_env("FEATUREPIPE_QUARANTINE_WARN_RATIO", 0.01)
-    error_ratio: float = _ratio_env("FEATUREPIPE_QUARANTINE_ERROR_RATIO", 0.05)
-
-
-COMMON = dict(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
+SPECS = [
+    _spec(
+        RAW,
+        [],
+        {"s3", "csv"},
+        "The day's raw event file `user_events_YYYYMMDD.csv`, as it landed in the raw bucket. "
+        "Materializing checks that it exists and records its size, ETag and time.",
+    ).with_io_manager_key("raw_io_manager"),
+    _spec(
+        VALIDATED,
+        [RAW],
+        {"pandas", "pandera", "parquet"},
+        "Rows that pass the row contract, typed and checked by the pandera schema "
+        "ValidatedEvents; `line` is where each row starts in the raw file.",
+    ),
+    _spec(
+        REJECTED,
+        [RAW],
+        {"pandas", "parquet"},
+        "Quarantined rows, kept: line number, the first rule the row broke, the original "
+        "record and its fields as text.",
+    ),
+    _spec(
+        FEATURES,
+        [VALIDATED],
+        {"pandas", "pandera", "parquet"},
+        "Features of record, one row per valid event in input order: the event key and "
+        "`row_sum`, the sum of user_id, is_premium, event_value, amount and session_length_sec "
+        "(a null counts 0.0).",
+    ),
+]
+LEGACY_SPEC = _spec(
+    LEGACY,
+    [FEATURES],
+    {"csv", "s3"},
+    "event_features as the old DAG wrote them: `features_YYYYMMDD.csv` in the feature bucket, "
+    "row_sum first, then the event key. Defined when FEATUREPIPE_LEGACY_CSV=true.",
 )
 
 
-@dg.asset(
-    io_manager_key="raw_io_manager",
-    kinds={"s3", "csv"},
-    description="The day's raw event file `user_events_YYYYMMDD.csv`, as it landed in the raw "
-    "bucket. Materializing checks that it exists and records its size, ETag and time.",
-    **COMMON,
-)
-def raw_events(context: dg.AssetExecutionContext, storage: StorageResource):
-    store, bucket = storage.store, storage.raw_bucket
-    found = {}
-    for partition_key in context.partition_keys:
-        key = raw_key(partition_key)
-        context.log.info(f"step=raw_events action=head_object bucket={bucket} key={key}")
-        info = store.require(bucket, key)
-        found[partition_key] = info
-        context.add_asset_metadata(
-            {
-                "source": dg.MetadataValue.text(info.uri),
-                "size_bytes": dg.MetadataValue.int(info.size),
-                "etag": dg.MetadataValue.text(info.etag),
-                "last_modified": dg.MetadataValue.timestamp(info.last_modified),
-            },
-            partition_key=partition_key,
-        )
-    return one_or_many(context.partition_keys, found)
+def _check(key: dg.AssetCheckKey, description: str, blocking: bool = False):
+    return dg.AssetCheckSpec(
+        key.name,
+        asset=key.asset_key,
+        description=description,
+        blocking=blocking,
+        partitions_def=daily_partitions,
+    )
 
 
-@dg.multi_asset(
-    outs={
-        "validated_events": dg.AssetOut(
-            kinds={"pandas", "pandera", "parquet"},
-            description="Rows that pass the row contract, typed and checked by the pandera "
-            "schema ValidatedEvents; `line` is where each row starts in the raw file.",
-        ),
-        "rejected_events": dg.AssetOut(
-            kinds={"pandas", "parquet"},
-            description="Quarantined rows, kept: line number, the first rule the row broke, "
-            "the original record and its fields as text.",
-        ),
-    },
-    ins={"raw_events": dg.AssetIn()},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "quarantine_ratio",
-            asset="validated_events",
-            blocking=True,
-            description="Share of a day's rows that were quarantined: warns above the policy's "
-            "warn_ratio, fails above error_ratio and then blocks event_features.",
-        )
-    ],
-    **COMMON,
-)
-def validate_raw_events(context: dg.AssetExecutionContext, config: QuarantinePolicy, raw_events):
-    """Validate each raw file once, block by block, into validated and rejected rows.
+CHECK_SPECS = [
+    _check(
+        QUARANTINE_RATIO,
+        "Share of the day's rows that were quarantined: warns above the policy's warn_ratio, "
+        "fails above error_ratio and then blocks that day's event_features.",
+        blocking=True,
+    ),
+    _check(VALIDATED_SCHEMA, "The day's table matches the pandera schema ValidatedEvents."),
+    _check(FEATURES_SCHEMA, "The day's table matches the pandera schema EventFeatures."),
+    _check(ROW_SUM_NOT_NULL, "No row has a null row_sum."),
+    _check(ONE_ROW_PER_EVENT, "Row count equals the valid rows of the validated_events read."),
+]
 
-    Batches go straight to staged Parquet files, so a day's memory is bounded by the block
-    size; the IO manager commits the files when the outputs are yielded.
-    """
-    events, rejected, summaries = {}, {}, {}
-    with tempfile.TemporaryDirectory(prefix="featurepipe-") as staging:
-        for partition_key, raw in by_partition(context, raw_events).items():
-            day_dir = Path(staging) / partition_key
-            day_dir.mkdir()
-            events[partition_key], rejected[partition_key], summaries[partition_key] = _validate(
-                context, partition_key, raw, day_dir
+
+class DaysFailed(Exception):
+    """Some days of a run failed or were blocked; every other day was stored and recorded."""
+
+    def __init__(self, failures: dict[str, str], days: int):
+        self.failures = failures
+        listed = "; ".join(f"{day}: {error}" for day, error in failures.items())
+        super().__init__(f"{len(failures)} of {days} days failed: {listed}")
+
+
+def describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+class DayBlocked(Exception):
+    """The day's quarantine check failed: its features are not built."""
+
+
+def build_daily_events(legacy_csv_export: bool = False) -> dg.AssetsDefinition:
+    """The pipeline's multi-asset; with the legacy CSV export when it is switched on."""
+
+    @dg.multi_asset(
+        name="daily_events",
+        specs=[*SPECS, LEGACY_SPEC] if legacy_csv_export else SPECS,
+        check_specs=CHECK_SPECS,
+        can_subset=True,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="Takes each day of the run through the selected assets on its own.",
+    )
+    def daily_events(
+        context: dg.AssetExecutionContext, config: QuarantinePolicy, storage: StorageResource
+    ):
+        staging.reclaim_orphans()
+        days = context.partition_keys
+        selection = Selection.of(context)
+        errors: dict[str, Exception] = {}
+        for day in days:
+            try:
+                yield from DayRun(context, config, storage, selection, day).run()
+            except Exception as err:
+                errors[day] = err
+                trace = "".join(traceback.format_exception(err))
+                context.log.error(f"partition={day} failed: {describe(err)}\n{trace}")
+        if len(days) == 1 and errors:
+            raise errors[days[0]]  # a one-day run fails with the day's own error, as it was
+        if errors:
+            raise DaysFailed({day: describe(err) for day, err in errors.items()}, len(days))
+
+    return daily_events
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the run asked of the step."""
+
+    assets: frozenset[dg.AssetKey]
+    checks: frozenset[dg.AssetCheckKey]
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext) -> "Selection":
+        assets = frozenset(context.selected_asset_keys)
+        if (VALIDATED in assets) != (REJECTED in assets):
+            raise dg.DagsterInvariantViolationError(
+                "validated_events and rejected_events come from one pass over the raw file: "
+                "select both or neither"
             )
-        keys = context.partition_keys
-        yield dg.Output(one_or_many(keys, events), "validated_events")
-        yield dg.Output(one_or_many(keys, rejected), "rejected_events")
-    yield quarantine_check(config, summaries)
+        return cls(assets, frozenset(context.selected_asset_check_keys))
 
 
-def quarantine_check(
-    policy: QuarantinePolicy, summaries: dict[str, DaySummary]
-) -> dg.AssetCheckResult:
-    """One result for the run's days, judged by the worst of them."""
-    ratios = {k: round(s.quarantine_ratio, 6) for k, s in summaries.items()}
-    worst = max(ratios, key=ratios.get)
-    ratio = ratios[worst]
-    if ratio > policy.error_ratio:
-        passed, severity = False, dg.AssetCheckSeverity.ERROR
-    elif ratio > policy.warn_ratio:
-        passed, severity = False, dg.AssetCheckSeverity.WARN
-    else:
-        passed, severity = True, dg.AssetCheckSeverity.ERROR
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=severity,
-        asset_key="validated_events",
-        check_name="quarantine_ratio",
-        description=f"{worst}: {ratio:.2%} of rows quarantined "
-        f"(warn above {policy.warn_ratio:.2%}, fail above {policy.error_ratio:.2%})",
-        metadata={
-            "worst_partition": worst,
-            "quarantine_ratio": ratio,
-            "ratios": dg.MetadataValue.json(ratios),
-            "reasons": dg.MetadataValue.json(summaries[worst].reasons),
-            "warn_ratio": policy.warn_ratio,
-            "error_ratio": policy.error_ratio,
-        },
-    )
+@dataclass
+class StagedValidation:
+    info: ObjectInfo
+    summary: DaySummary
+    events: StagedTable
+    rejected: StagedTable
+    events_head: pd.DataFrame
+    rejected_head: pd.DataFrame
+    seconds: float
 
 
-def _validate(
-    context: dg.AssetExecutionContext, partition_key: str, raw: RawFile, staging: Path
-) -> tuple[StagedTable, StagedTable, DaySummary]:
-    info = raw.info
-    context.log.info(
-        f"step=validate_raw_events action=get_object bucket={info.bucket} key={info.key}"
-        f" size={info.size}"
-    )
-    started = time.perf_counter()
-    events = TableWriter(staging / "validated.parquet", EMPTY_EVENTS)
-    rejected = TableWriter(staging / "rejected.parquet", EMPTY_REJECTED)
-    events_head, rejected_head = EMPTY_EVENTS, EMPTY_REJECTED
-    with raw.open() as stream:
-        validation = EventValidation(stream, source=info.uri)
-        for valid, quarantined in validation.batches():
-            events.write(valid)
-            rejected.write(quarantined)
-            events_head = _head(events_head, valid)
-            rejected_head = _head(rejected_head, quarantined)
-    s = validation.summary()
-    seconds = time.perf_counter() - started
-    context.log.info(
-        f"step=validate_raw_events partition={partition_key} rows_in={s.data_lines} valid={s.valid}"
-        f" quarantined={s.quarantined} blank={s.blank_lines} seconds={seconds:.3f}"
-    )
-    counts = {
+@dataclass
+class StagedFeatures:
+    table: StagedTable
+    head: pd.DataFrame
+    stats: RowSumStats
+    valid_read: int  # rows of the validated events the features were built from
+
+
+class DayRun:
+    """One day through the selected assets. Its tables are built in staging first, then
+    committed in order, each recorded once it is stored; a day that raises before its commits
+    stores nothing, and the old tables stay as they were."""
+
+    def __init__(self, context, config, storage: StorageResource, selection: Selection, day):
+        self.context, self.config, self.selection, self.day = context, config, selection, day
+        self.store: ObjectStore = storage.store
+        self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
+
+    def run(self) -> Iterator:
+        assets, checks = self.selection.assets, self.selection.checks
+        with staging.staging_dir() as work:
+            if RAW in assets or VALIDATED in assets:
+                info = self._head_raw()
+            if RAW in assets:
+                yield self._materialization(RAW, raw_metadata(info))
+            validation, blocked = None, None
+            if VALIDATED in assets:
+                validation = yield from self._validate(info, work)
+                judgement = judge_quarantine(
+                    validation.summary.quarantine_ratio,
+                    self.config.warn_ratio,
+                    self.config.error_ratio,
+                )
+                if judgement.verdict == Verdict.BLOCK:
+                    blocked = f"quarantine_ratio: {judgement.summary}"
+            features = None
+            if FEATURES in assets and not blocked:
+                source = _local(validation.events.path) if validation else self._stored(VALIDATED)
+                with source as path:
+                    features = yield from self._build_features(path, work)
+            if validation:
+                yield from self._commit_validation(validation, judgement)
+            if features:
+                yield from self._commit_features(features)
+            if blocked:
+                raise DayBlocked(blocked)
+            if LEGACY in assets:
+                yield from self._legacy(work)
+            if not assets and checks:
+                yield from self._audit()
+
+    def _head_raw(self) -> ObjectInfo:
+        key = raw_key(self.day)
+        self._log(f"action=head_object bucket={self.raw_bucket} key={key}")
+        return self.store.require(self.raw_bucket, key)
+
+    def _validate(self, info: ObjectInfo, work: Path):
+        self._log(f"action=get_object bucket={info.bucket} key={info.key} size={info.size}")
+        started = time.perf_counter()
+        events = TableWriter(work / "validated.parquet", EMPTY_EVENTS)
+        rejected = TableWriter(work / "rejected.parquet", EMPTY_REJECTED)
+        events_head, rejected_head = EMPTY_EVENTS, EMPTY_REJECTED
+        try:
+            with self.store.open(info.bucket, info.key, expected=info) as stream:
+                validation = EventValidation(stream, source=info.uri)
+                for valid, quarantined in validation.batches():
+                    events.write(valid)
+                    rejected.write(quarantined)
+                    events_head = _head(events_head, valid)
+                    rejected_head = _head(rejected_head, quarantined)
+        except pa.errors.SchemaErrors as err:
+            yield from self._evaluate(VALIDATED_SCHEMA, **schema_failure(ValidatedEvents, err))
+            raise
+        summary = validation.summary()
+        seconds = time.perf_counter() - started
+        self._log(
+            f"rows_in={summary.data_lines} valid={summary.valid} "
+            f"quarantined={summary.quarantined} blank={summary.blank_lines} "
+            f"seconds={seconds:.3f}"
+        )
+        return StagedValidation(
+            info,
+            summary,
+            events.close(),
+            rejected.close(),
+            events_head,
+            rejected_head,
+            seconds,
+        )
+
+    def _commit_validation(self, v: StagedValidation, judgement: QuarantineJudgement):
+        # Tables derived from the old validated events must not outlive them.
+        for key in (asset_key_path(FEATURES.path[-1], self.day), legacy_features_key(self.day)):
+            if self.store.delete(self.bucket, key):
+                self._log(f"action=delete_object bucket={self.bucket} key={key}")
+        counts = validated_metadata(v.info, v.summary, v.seconds)
+        yield self._materialization(
+            VALIDATED,
+            {
+                **counts,
+                **table_metadata(v.events_head, v.summary.valid),
+                **self._commit(VALIDATED, v.events.path),
+            },
+        )
+        yield self._materialization(
+            REJECTED,
+            {
+                "source": counts["source"],
+                "quarantine_reasons": counts["quarantine_reasons"],
+                **table_metadata(v.rejected_head, v.summary.quarantined),
+                **self._commit(REJECTED, v.rejected.path),
+            },
+        )
+        yield from self._evaluate(VALIDATED_SCHEMA, **schema_pass(ValidatedEvents, v.summary.valid))
+        severity = (
+            dg.AssetCheckSeverity.WARN
+            if judgement.verdict == Verdict.WARN
+            else dg.AssetCheckSeverity.ERROR
+        )
+        yield from self._evaluate(
+            QUARANTINE_RATIO,
+            passed=judgement.verdict == Verdict.PASS,
+            severity=severity,
+            description=judgement.summary,
+            metadata={
+                "quarantine_ratio": judgement.ratio,
+                "reasons": dg.MetadataValue.json(v.summary.reasons),
+                "warn_ratio": judgement.warn_ratio,
+                "error_ratio": judgement.error_ratio,
+            },
+        )
+
+    def _build_features(self, validated: Path, work: Path):
+        writer = TableWriter(work / "features.parquet", EMPTY_FEATURES)
+        head, stats = EMPTY_FEATURES, RowSumStats()
+        try:
+            for events in iter_frames(validated, INPUT_COLUMNS):
+                frame = build_features(events)
+                writer.write(frame)
+                stats.add(frame["row_sum"])
+                head = _head(head, frame)
+        except pa.errors.SchemaErrors as err:
+            yield from self._evaluate(FEATURES_SCHEMA, **schema_failure(EventFeatures, err))
+            raise
+        return StagedFeatures(writer.close(), head, stats, parquet_rows(validated))
+
+    def _commit_features(self, f: StagedFeatures):
+        yield self._materialization(
+            FEATURES,
+            {
+                **table_metadata(f.head, f.table.rows),
+                **{f"row_sum_{k}": dg.MetadataValue.float(v) for k, v in f.stats.summary().items()},
+                **self._commit(FEATURES, f.table.path),
+            },
+        )
+        yield from self._evaluate(FEATURES_SCHEMA, **schema_pass(EventFeatures, f.table.rows))
+        yield from self._feature_checks(f.table.rows, f.stats.nulls, f.valid_read)
+
+    def _feature_checks(self, rows: int, nulls: int, valid_read: int):
+        yield from self._evaluate(
+            ROW_SUM_NOT_NULL, passed=nulls == 0, metadata={"null_row_sums": nulls}
+        )
+        yield from self._evaluate(
+            ONE_ROW_PER_EVENT,
+            passed=rows == valid_read,
+            metadata={"features": rows, "valid_events_read": valid_read},
+            description=None if rows == valid_read else f"{rows} features, {valid_read} valid",
+        )
+
+    def _legacy(self, work: Path):
+        key = legacy_features_key(self.day)
+        with self._stored(FEATURES) as source:
+            frame = read_frame(source)
+        legacy_csv(frame, work / key)
+        size = self.store.put_file(self.bucket, key, work / key)
+        self._log(f"action=put_object bucket={self.bucket} key={key}")
+        yield self._materialization(
+            LEGACY,
+            {
+                "uri": self.store.uri(self.bucket, key),
+                "bytes_written": size,
+                "dagster/row_count": len(frame),
+            },
+        )
+
+    def _audit(self):
+        """Checks launched on their own: read the stored tables back, which is their point
+        (someone may have replaced a table since it was written)."""
+        checks = self.selection.checks
+        if VALIDATED_SCHEMA in checks:
+            with self._stored(VALIDATED) as path:
+                yield from self._evaluate(
+                    VALIDATED_SCHEMA, **validate_stored(ValidatedEvents, path)
+                )
+        if checks & {FEATURES_SCHEMA, ROW_SUM_NOT_NULL, ONE_ROW_PER_EVENT}:
+            with self._stored(FEATURES) as path:
+                if FEATURES_SCHEMA in checks:
+                    result = validate_stored(EventFeatures, path)
+                    yield from self._evaluate(FEATURES_SCHEMA, **result)
+                rows, nulls = 0, 0
+                for frame in iter_frames(path, ["row_sum"]):
+                    rows, nulls = rows + len(frame), nulls + int(frame["row_sum"].isna().sum())
+            with self._stored(VALIDATED) as path:
+                yield from self._feature_checks(rows, nulls, parquet_rows(path))
+        if QUARANTINE_RATIO in checks:
+            raise dg.DagsterInvariantViolationError(
+                "quarantine_ratio is evaluated while validated_events is materialized; "
+                "materialize validated_events to evaluate it"
+            )
+
+    def _stored(self, asset: dg.AssetKey):
+        return parquet_copy(self.store, self.bucket, asset_key_path(asset.path[-1], self.day))
+
+    def _commit(self, asset: dg.AssetKey, path: Path) -> dict:
+        key = asset_key_path(asset.path[-1], self.day)
+        written = self.store.put_file(self.bucket, key, path)
+        self._log(f"action=put_object bucket={self.bucket} key={key} bytes={written}")
+        return {
+            "uri": dg.MetadataValue.text(self.store.uri(self.bucket, key)),
+            "bytes_written": dg.MetadataValue.int(written),
+        }
+
+    def _materialization(self, asset: dg.AssetKey, metadata: dict) -> dg.AssetMaterialization:
+        return dg.AssetMaterialization(asset_key=asset, partition=self.day, metadata=metadata)
+
+    def _evaluate(self, key: dg.AssetCheckKey, **fields) -> Iterator[dg.AssetCheckEvaluation]:
+        """The check's result for this day, when the run selected the check."""
+        if key in self.selection.checks:
+            yield dg.AssetCheckEvaluation(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                partition=self.day,
+                blocking=key == QUARANTINE_RATIO,
+                **fields,
+            )
+
+    def _log(self, message: str) -> None:
+        self.context.log.info(f"step=daily_events partition={self.day} {message}")
+
+
+def raw_metadata(info: ObjectInfo) -> dict:
+    return {
+        "source": dg.MetadataValue.text(info.uri),
+        "size_bytes": dg.MetadataValue.int(info.size),
+        "etag": dg.MetadataValue.text(info.etag),
+        "last_modified": dg.MetadataValue.timestamp(info.last_modified),
+    }
+
+
+def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
+    return {
         "source": dg.MetadataValue.text(info.uri),
         "source_etag": dg.MetadataValue.text(info.etag),
         "rows_in": dg.MetadataValue.int(s.data_lines),
@@ -192,116 +469,44 @@ def _validate(
         "bytes_read": dg.MetadataValue.int(s.bytes_read),
         "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
-    context.add_asset_metadata(
-        {**counts, **table_metadata(events_head, s.valid)},
-        asset_key="validated_events",
-        partition_key=partition_key,
-    )
-    context.add_asset_metadata(
-        {
-            "source": counts["source"],
-            "quarantine_reasons": counts["quarantine_reasons"],
-            **table_metadata(rejected_head, s.quarantined),
+
+
+def schema_pass(schema: type[pa.DataFrameModel], rows: int) -> dict:
+    return {
+        "passed": True,
+        "metadata": {"schema": schema.__name__, "rows_checked": rows, "failure_cases": 0},
+    }
+
+
+def schema_failure(schema: type[pa.DataFrameModel], err: pa.errors.SchemaErrors) -> dict:
+    cases = err.failure_cases
+    shown = cases.head(FAILURE_CASES_SHOWN).astype(str).to_markdown(index=False)
+    return {
+        "passed": False,
+        "metadata": {
+            "schema": schema.__name__,
+            "failure_cases": len(cases),
+            "failures": dg.MetadataValue.md(shown),
         },
-        asset_key="rejected_events",
-        partition_key=partition_key,
-    )
-    return events.close(), rejected.close(), s
+    }
 
 
-def _head(head: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
+def validate_stored(schema: type[pa.DataFrameModel], path: Path) -> dict:
+    """A stored table checked frame by frame; all failing cases counted, the first shown."""
+    failures, rows = [], 0
+    for frame in iter_frames(path):
+        rows += len(frame)
+        try:
+            schema.validate(frame, **CHECK)
+        except pa.errors.SchemaErrors as err:
+            failures.append(err)
+    if not failures:
+        return schema_pass(schema, rows)
+    result = schema_failure(schema, failures[0])
+    result["metadata"]["failure_cases"] = sum(len(f.failure_cases) for f in failures)
+    return result
+
+
+def _head(head, frame):
     """The first rows seen so far, for the preview."""
-    return head if len(head) >= PREVIEW_ROWS or batch.empty else batch.head(PREVIEW_ROWS)
-
-
-@dg.asset(
-    kinds={"pandas", "pandera", "parquet"},
-    description="Features of record, one row per valid event in input order: the event key "
-    "and `row_sum`, the sum of user_id, is_premium, event_value, amount and "
-    "session_length_sec (a null counts 0.0).",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "row_sum_not_null", asset="event_features", description="No row has a null row_sum."
-        ),
-        dg.AssetCheckSpec(
-            "one_row_per_valid_event",
-            asset="event_features",
-            description="Row count equals the valid rows that validated_events recorded.",
-        ),
-    ],
-    ins={"validated_events": dg.AssetIn(metadata=AS_BATCHES)},
-    **COMMON,
-)
-def event_features(context: dg.AssetExecutionContext, validated_events):
-    features, nulls, counts = {}, {}, {}
-    with tempfile.TemporaryDirectory(prefix="featurepipe-") as staging:
-        for partition_key, source in by_partition(context, validated_events).items():
-            writer = TableWriter(Path(staging) / f"{partition_key}.parquet", EMPTY_FEATURES)
-            head, stats = EMPTY_FEATURES, RowSumStats()
-            for events in source.frames(INPUT_COLUMNS):
-                frame = build_features(events)
-                writer.write(frame)
-                stats.add(frame["row_sum"])
-                head = _head(head, frame)
-            features[partition_key] = writer.close()
-            nulls[partition_key] = stats.nulls
-            counts[partition_key] = {
-                "features": writer.rows,
-                "valid_recorded": _recorded_valid(context, partition_key),
-            }
-            context.add_asset_metadata(
-                {**table_metadata(head, writer.rows), **stats.metadata()},
-                partition_key=partition_key,
-            )
-        yield dg.Output(one_or_many(context.partition_keys, features))
-    yield dg.AssetCheckResult(
-        check_name="row_sum_not_null",
-        passed=not any(nulls.values()),
-        metadata={"null_row_sums": dg.MetadataValue.json(nulls)},
-    )
-    mismatched = {k: c for k, c in counts.items() if c["features"] != c["valid_recorded"]}
-    yield dg.AssetCheckResult(
-        check_name="one_row_per_valid_event",
-        passed=not mismatched,
-        metadata={"counts": dg.MetadataValue.json(counts)},
-        description=f"mismatched partitions: {sorted(mismatched)}" if mismatched else None,
-    )
-
-
-class RowSumStats:
-    """Count, mean, min, max and nulls of row_sum, gathered batch by batch."""
-
-    def __init__(self):
-        self.count, self.total, self.nulls = 0, 0.0, 0
-        self.low, self.high = math.inf, -math.inf
-
-    def add(self, row_sum: pd.Series) -> None:
-        self.nulls += int(row_sum.isna().sum())
-        values = row_sum.dropna()
-        if not values.empty:
-            self.count += len(values)
-            self.total += float(values.sum())
-            self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
-
-    def metadata(self) -> dict[str, dg.MetadataValue]:
-        if not self.count:
-            return {}
-        return {
-            "row_sum_mean": dg.MetadataValue.float(self.total / self.count),
-            "row_sum_min": dg.MetadataValue.float(float(self.low)),
-            "row_sum_max": dg.MetadataValue.float(float(self.high)),
-        }
-
-
-def _recorded_valid(context: dg.AssetExecutionContext, partition_key: str) -> int | None:
-    """The `valid` count of the validated_events materialization this run reads."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey("validated_events"), asset_partitions=[partition_key]
-        ),
-        limit=1,
-    ).records
-    if not records:
-        return None
-    value = records[0].asset_materialization.metadata.get("valid")
-    return value.value if value is not None else None
+    return head if len(head) >= PREVIEW_ROWS or frame.empty else frame.head(PREVIEW_ROWS)

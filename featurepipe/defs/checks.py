@@ -1,83 +1,23 @@
-"""Asset checks on stored data, beside the checks each asset records while it runs."""
+"""Freshness of the raw files: is each day's file in by its deadline?
+
+The data checks (quarantine ratio, pandera schemas, row_sum, row counts) are evaluated per
+day by the pipeline step itself: see featurepipe.defs.assets.
+"""
 
 import os
 
 import dagster as dg
-import pandas as pd
-import pandera.pandas as pa
 
-from featurepipe.core.schemas import CHECK, EventFeatures, ValidatedEvents
-from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
-from featurepipe.defs.io_managers import ParquetBatches, stored_batches
-from featurepipe.defs.partitions import daily_partitions
-from featurepipe.defs.resources import StorageResource
-
-FAILURE_CASES_SHOWN = 20
-
-
-def pandera_result(schema: type[pa.DataFrameModel], stored: dict[str, ParquetBatches]):
-    """Validate each stored day, batch by batch; failing cases go to metadata."""
-    failures = {}
-    for partition_key, source in stored.items():
-        cases = []
-        for frame in source.frames():
-            try:
-                schema.validate(frame, **CHECK)
-            except pa.errors.SchemaErrors as err:
-                cases.append(err.failure_cases)
-        if cases:
-            failures[partition_key] = pd.concat(cases, ignore_index=True)
-    metadata = {
-        "schema": schema.__name__,
-        "partitions_checked": dg.MetadataValue.json(sorted(stored)),
-        "failure_cases": sum(len(c) for c in failures.values()),
-    }
-    for partition_key, cases in failures.items():
-        shown = cases.head(FAILURE_CASES_SHOWN).astype(str)
-        metadata[f"failures {partition_key}"] = dg.MetadataValue.md(shown.to_markdown(index=False))
-    return dg.AssetCheckResult(passed=not failures, metadata=metadata)
-
-
-def stored(context: dg.AssetCheckExecutionContext, storage: StorageResource, asset: str):
-    return {k: stored_batches(storage, asset, k) for k in context.partition_keys}
-
-
-@dg.asset_check(
-    asset="validated_events",
-    name="pandera_schema",
-    partitions_def=daily_partitions,
-    description="The stored table matches the pandera schema ValidatedEvents.",
-)
-def validated_events_schema(context: dg.AssetCheckExecutionContext, storage: StorageResource):
-    return pandera_result(ValidatedEvents, stored(context, storage, "validated_events"))
-
-
-@dg.asset_check(
-    asset=event_features,
-    name="pandera_schema",
-    partitions_def=daily_partitions,
-    description="The stored table matches the pandera schema EventFeatures.",
-)
-def event_features_schema(context: dg.AssetCheckExecutionContext, storage: StorageResource):
-    return pandera_result(EventFeatures, stored(context, storage, "event_features"))
-
+from featurepipe.defs.assets import RAW
 
 # The raw file of a day is due by this hour (UTC) of the next day.
 RAW_DEADLINE_HOUR = int(os.environ.get("FEATUREPIPE_RAW_DEADLINE_HOUR", "6"))
 
 raw_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[raw_events], deadline_cron=f"0 {RAW_DEADLINE_HOUR} * * *", timezone="UTC"
+    assets=[RAW], deadline_cron=f"0 {RAW_DEADLINE_HOUR} * * *", timezone="UTC"
 )
 raw_freshness_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=raw_freshness_checks, name="raw_events_freshness"
 )
-schema_change_checks = dg.build_column_schema_change_checks(
-    assets=[validate_raw_events, event_features]
-)
 
-asset_checks = [
-    validated_events_schema,
-    event_features_schema,
-    *raw_freshness_checks,
-    *schema_change_checks,
-]
+asset_checks = [*raw_freshness_checks]

@@ -7,23 +7,16 @@ A run over several partitions (a single-run backfill) hands each asset a dict
 import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import asset_key_path, raw_key
-from featurepipe.storage.objects import ObjectInfo, ObjectStore, StorageError
-from featurepipe.storage.tables import StagedTable, iter_frames, read_frame, write_frame
-
-PARQUET_MAGIC = b"PAR1"
-
-
-class NotParquetError(StorageError):
-    """What is stored under an asset's key is not Parquet; it is refused, never executed."""
+from featurepipe.storage.objects import ObjectInfo, ObjectStore
+from featurepipe.storage.tables import iter_frames, read_frame, write_frame
+from featurepipe.storage.verified import parquet_copy
 
 
 def by_partition(
@@ -71,19 +64,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return asset_key_path(context.asset_key.path[-1], partition_key)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
-        """Store a DataFrame, or commit a StagedTable the asset wrote batch by batch."""
+        """Store a DataFrame per partition."""
         store, bucket = self.storage.store, self.storage.feature_bucket
         uris, written = {}, 0
         for partition_key, value in output_partitions(context, obj).items():
             key = self._key(context, partition_key)
-            if isinstance(value, StagedTable):
-                written += store.put_file(bucket, key, value.path)
-                rows = value.rows
-            else:
-                with store.staged(bucket, key) as path:
-                    write_frame(value, path)
-                    written += path.stat().st_size
-                rows = len(value)
+            with store.staged(bucket, key) as path:
+                write_frame(value, path)
+                written += path.stat().st_size
+            rows = len(value)
             uris[partition_key] = store.uri(bucket, key)
             context.log.info(f"action=put_object bucket={bucket} key={key} rows={rows}")
         metadata = {"bytes_written": dg.MetadataValue.int(written)}
@@ -110,33 +99,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 # Input metadata that makes ParquetIOManager hand over ParquetBatches instead of a DataFrame.
 LOAD_AS = "featurepipe/load_as"
 AS_BATCHES = {LOAD_AS: "batches"}
-
-
-@contextlib.contextmanager
-def parquet_copy(store: ObjectStore, bucket: str, key: str) -> Iterator[Path]:
-    """A local path to a stored Parquet object; anything that is not Parquet is refused."""
-    with store.local_copy(bucket, key) as path:
-        with path.open("rb") as file:
-            head = file.read(4)
-            file.seek(max(path.stat().st_size - 4, 0))
-            tail = file.read(4)
-        if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
-            raise NotParquetError(
-                f"get_object: {store.uri(bucket, key)} is not a Parquet file; refusing to load it"
-            )
-        try:
-            yield path
-        except pa.ArrowException as err:  # a damaged file: name the object, not a temp copy
-            raise NotParquetError(
-                f"get_object: {store.uri(bucket, key)} is not a valid Parquet file ({err}); "
-                "refusing to load it"
-            ) from None
-
-
-def stored_batches(storage: StorageResource, asset: str, partition_key: str) -> "ParquetBatches":
-    """A stored partition of an asset, to read batch by batch."""
-    key = asset_key_path(asset, partition_key)
-    return ParquetBatches(storage.store, storage.feature_bucket, key)
 
 
 def read_parquet(store: ObjectStore, bucket: str, key: str) -> pd.DataFrame:
@@ -167,7 +129,7 @@ class RawFile:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[BinaryIO]:
-        with self.store.open(self.info.bucket, self.info.key) as stream:
+        with self.store.open(self.info.bucket, self.info.key, expected=self.info) as stream:
             yield stream
 
 

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from featurepipe.storage import staging
 from featurepipe.storage.keys import check_bucket, check_key
 
 
@@ -28,6 +29,10 @@ class StorageError(RuntimeError):
 
 class ObjectNotFound(StorageError):
     pass
+
+
+class ObjectChanged(StorageError):
+    """The object was replaced or changed while it was read: what was read is not one version."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,15 @@ class ObjectStore(abc.ABC):
         """The object's size, ETag and time, or None when it does not exist."""
 
     @abc.abstractmethod
-    def open(self, bucket: str, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
-        """A stream of the object's bytes."""
+    def open(
+        self, bucket: str, key: str, expected: ObjectInfo | None = None
+    ) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A stream of the object's bytes. With `expected` (from head), reading fails with
+        ObjectChanged unless every byte read belongs to that version of the object."""
+
+    @abc.abstractmethod
+    def delete(self, bucket: str, key: str) -> bool:
+        """Remove the object; False when there was none."""
 
     @abc.abstractmethod
     def local_copy(self, bucket: str, key: str) -> contextlib.AbstractContextManager[Path]:
@@ -105,20 +117,42 @@ class LocalStore(ObjectStore):
 
     @staticmethod
     def _info(bucket: str, key: str, path: Path, stat: os.stat_result) -> ObjectInfo:
-        # Like a web server's ETag: cheap, and it changes whenever the file is replaced.
-        etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
-        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-        return ObjectInfo(str(path), bucket, key, stat.st_size, etag, modified)
+        return ObjectInfo(
+            str(path),
+            bucket,
+            key,
+            stat.st_size,
+            _local_etag(stat),
+            dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+        )
 
     @contextlib.contextmanager
-    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+    def open(self, bucket: str, key: str, expected: ObjectInfo | None = None) -> Iterator[BinaryIO]:
         path = self.path(bucket, key)
         try:
             stream = path.open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(f"get_object: {path} does not exist") from None
         with stream:
-            yield stream
+            if expected is None:
+                yield stream
+                return
+            where = f"get_object: {path}"
+
+            def unchanged() -> bool:
+                return _local_etag(os.fstat(stream.fileno())) == expected.etag
+
+            if not unchanged():
+                raise ObjectChanged(f"{where}: the file changed after it was checked (ETag)")
+            # A file rewritten in place keeps its inode: check its ETag again at the end.
+            yield _Checked(stream, where, expected.size, unchanged)
+
+    def delete(self, bucket: str, key: str) -> bool:
+        try:
+            self.path(bucket, key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     @contextlib.contextmanager
     def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
@@ -129,7 +163,9 @@ class LocalStore(ObjectStore):
     def staged(self, bucket: str, key: str) -> Iterator[Path]:
         target = self.path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        prefix = f".{target.name}."
+        staging.reclaim(target.parent, prefix)  # what a killed writer left beside the target
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix + staging.tag(), suffix=".tmp")
         os.close(fd)
         try:
             yield Path(tmp)
@@ -202,20 +238,42 @@ class S3Store(ObjectStore):
         return True
 
     @contextlib.contextmanager
-    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+    def open(self, bucket: str, key: str, expected: ObjectInfo | None = None) -> Iterator[BinaryIO]:
         check_key(check_bucket(bucket), key)
+        where = f"get_object: {self.uri(bucket, key)}"
+        # IfMatch: S3 refuses to serve any other version than the one head_object saw.
+        extra = {"IfMatch": f'"{expected.etag}"'} if expected else {}
         try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
-        except (ClientError, BotoCoreError) as err:
+            body = self.client.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if expected and code in ("PreconditionFailed", "412"):
+                raise ObjectChanged(
+                    f"{where}: the object changed after it was checked (ETag is no longer "
+                    f"{expected.etag})"
+                ) from None
+            raise self._error("get_object", bucket, key, err) from None
+        except BotoCoreError as err:
             raise self._error("get_object", bucket, key, err) from None
         with contextlib.closing(body):
-            yield _Guarded(body, f"get_object: {self.uri(bucket, key)}")
+            stream = _Guarded(body, where)
+            yield _Checked(stream, where, expected.size, lambda: True) if expected else stream
+
+    def delete(self, bucket: str, key: str) -> bool:
+        check_key(check_bucket(bucket), key)
+        if self.head(bucket, key) is None:
+            return False
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("delete_object", bucket, key, err) from None
+        return True
 
     @contextlib.contextmanager
     def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
         check_key(check_bucket(bucket), key)
-        with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
-            path = Path(tmp) / Path(key).name
+        with staging.staging_dir() as tmp:
+            path = tmp / Path(key).name
             try:
                 self.client.download_file(bucket, key, str(path))
             except ClientError as err:
@@ -236,8 +294,8 @@ class S3Store(ObjectStore):
     @contextlib.contextmanager
     def staged(self, bucket: str, key: str) -> Iterator[Path]:
         check_key(check_bucket(bucket), key)
-        with tempfile.TemporaryDirectory(prefix="featurepipe-") as tmp:
-            path = Path(tmp) / Path(key).name
+        with staging.staging_dir() as tmp:
+            path = tmp / Path(key).name
             yield path
             # An S3 PUT (single or multipart) becomes visible only once complete.
             try:
@@ -276,3 +334,29 @@ class _Guarded:
             return self._body.read(size)
         except (BotoCoreError, OSError) as err:
             raise StorageError(f"{self._where}: read failed: {err}") from None
+
+
+def _local_etag(stat: os.stat_result) -> str:
+    """Like a web server's ETag, cheap; with the change time and inode, a file replaced by
+    one of the same size and modification time (`cp -p`) still gets a new one."""
+    return f"{stat.st_mtime_ns:x}-{stat.st_size:x}-{stat.st_ctime_ns:x}-{stat.st_ino:x}"
+
+
+class _Checked:
+    """A read stream that, at its end, checks it read exactly the expected version."""
+
+    def __init__(self, stream, where: str, size: int, unchanged):
+        self._stream, self._where, self._size, self._unchanged = stream, where, size, unchanged
+        self._read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._read += len(data)
+        if self._read > self._size or (not data and size != 0 and self._read != self._size):
+            raise ObjectChanged(
+                f"{self._where}: the object changed while it was read: {self._read:,} bytes "
+                f"read{'' if data else ' in all'}, {self._size:,} expected"
+            )
+        if not data and size != 0 and not self._unchanged():
+            raise ObjectChanged(f"{self._where}: the object changed while it was read (ETag)")
+        return data

@@ -126,3 +126,8 @@ def iter_frames(
 
     # The next frame is read and decoded while the caller works on this one.
     yield from prefetch(next_frame, "parquet-reader")
+
+
+def parquet_rows(path: Path) -> int:
+    """Rows of a Parquet file, from its footer."""
+    return pq.ParquetFile(path).metadata.num_rows

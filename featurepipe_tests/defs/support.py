@@ -9,12 +9,12 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
-from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.storage.keys import raw_key
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 
-ASSETS = [raw_events, validate_raw_events, event_features]
+ASSETS = [build_daily_events()]
 TABLES = ("validated_events", "rejected_events", "event_features")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 VENV_BIN = Path(sys.executable).parent

@@ -41,7 +41,7 @@ def test_a_missing_raw_file_fails_naming_its_location(storage):
         ASSETS, partition_key=DAY, resources=resources(storage), raise_on_error=False
     )
     assert not result.success
-    assert result.get_failed_step_keys() == {"raw_events"}
+    assert result.get_failed_step_keys() == {"daily_events"}
     text = failure_text(result)
     assert "ObjectNotFound" in text
     assert f"{location(storage)} does not exist" in text
@@ -61,7 +61,7 @@ def test_a_header_without_required_columns_fails_and_stores_nothing(storage):
         ASSETS, partition_key=DAY, resources=resources(storage), raise_on_error=False
     )
     assert not result.success
-    assert result.get_failed_step_keys() == {"validate_raw_events"}
+    assert result.get_failed_step_keys() == {"daily_events"}
     text = failure_text(result)
     assert "HeaderError" in text
     assert f"{location(storage)}: line 1: missing required columns: session_id, event_type" in text
@@ -92,7 +92,7 @@ def test_an_empty_file_fails_clearly(local_storage):
         ASSETS, partition_key=DAY, resources=resources(local_storage), raise_on_error=False
     )
     assert not result.success
-    assert result.get_failed_step_keys() == {"validate_raw_events"}
+    assert result.get_failed_step_keys() == {"daily_events"}
     text = failure_text(result)
     assert "EmptyFileError" in text
     assert f"{location(local_storage)}: the file is empty (0 bytes)" in text

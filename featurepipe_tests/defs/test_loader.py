@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from featurepipe.defs.assets import raw_events
+from featurepipe.defs.assets import DaysFailed, build_daily_events
+from featurepipe.defs.config import QuarantinePolicy
 from featurepipe.defs.io_managers import RawFile
 from featurepipe.storage.keys import raw_key
 from featurepipe.storage.objects import ObjectNotFound
@@ -72,19 +73,23 @@ def test_value_loader_reports_a_partition_never_stored(local_storage):
         loader.load_asset_value("event_features", partition_key="2025-11-18")
 
 
-def test_raw_events_alone_with_build_asset_context_names_a_missing_file(local_storage):
-    # Only the failure path can run directly: Dagster 1.13's DirectAssetExecutionContext does
-    # not implement add_asset_metadata, which every asset here calls once it has a result.
+def test_the_step_run_directly_with_build_asset_context_names_every_missing_day(local_storage):
+    # Direct invocation refuses check evaluations, so only the failure path runs this way.
+    days = ["2025-11-17", "2025-11-18", "2025-11-19"]
     with (
         dg.build_asset_context(
-            partition_key_range=dg.PartitionKeyRange("2025-11-17", "2025-11-19"),
+            partition_key_range=dg.PartitionKeyRange(days[0], days[-1]),
             resources={"storage": local_storage},
         ) as context,
-        pytest.raises(ObjectNotFound) as raised,
+        pytest.raises(DaysFailed) as raised,
     ):
-        raw_events(context)
-    missing = local_storage.store.uri(RAW_BUCKET, raw_key("2025-11-17"))
-    assert str(raised.value) == f"head_object: {missing} does not exist"
+        list(build_daily_events()(context, QuarantinePolicy()))
+    assert raised.value.failures == {
+        day: f"ObjectNotFound: head_object: "
+        f"{local_storage.store.uri(RAW_BUCKET, raw_key(day))} does not exist"
+        for day in days
+    }
+    assert str(raised.value).startswith("3 of 3 days failed: 2025-11-17: ObjectNotFound: ")
 
 
 def readme_loader_snippet() -> str:

@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from featurepipe.defs.io_managers import NotParquetError, ParquetIOManager, RawFileIOManager
+from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.objects import StorageError
+from featurepipe.storage.verified import NotParquetError
 from featurepipe_tests.conftest import FAKE_KEY_ID, FAKE_SECRET, RAW_BUCKET, free_port
 from featurepipe_tests.storage.support import DAILY, DAY, frame, key, load, put, save
 

@@ -1,0 +1,79 @@
+"""Local scratch space for files on their way into a bucket or out of one.
+
+Every staging directory lives under one root (`$FEATUREPIPE_STAGING_DIR`, else
+`<system temp>/featurepipe-staging`) and is named after the process that made it, so a run
+that was killed leaves directories the next run can recognise as orphaned and remove.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT_ENV = "FEATUREPIPE_STAGING_DIR"
+
+
+def staging_root() -> Path:
+    root = os.environ.get(ROOT_ENV) or os.path.join(tempfile.gettempdir(), "featurepipe-staging")
+    return Path(root)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def owner_pid(name: str) -> int | None:
+    """The pid a staging name (`<pid>-<random>...`) was made by; None if not such a name."""
+    head, dash, _ = name.partition("-")
+    return int(head) if dash and head.isdigit() else None
+
+
+def tag() -> str:
+    """`<pid>-`, the start of every staging name this process makes."""
+    return f"{os.getpid()}-"
+
+
+def reclaim(directory: Path, prefix: str = "") -> list[Path]:
+    """Remove entries of `directory` starting with `prefix` whose owning process is gone."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in directory.iterdir():
+            if not entry.name.startswith(prefix):
+                continue
+            pid = owner_pid(entry.name[len(prefix) :])
+            if pid is None or pid == os.getpid() or pid_alive(pid):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def reclaim_orphans() -> list[Path]:
+    """Staging directories of processes that no longer run (a killed run's leftovers)."""
+    return reclaim(staging_root())
+
+
+@contextlib.contextmanager
+def staging_dir() -> Iterator[Path]:
+    """A fresh directory under the staging root, removed with everything in it on exit."""
+    root = staging_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=root, prefix=tag()))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

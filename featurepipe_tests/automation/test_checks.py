@@ -1,5 +1,6 @@
-"""Asset checks through Dagster itself: the blocking quarantine check, the pandera checks on
-stored data, the feature checks, and the legacy CSV export."""
+"""Asset checks through Dagster itself, evaluated per day: the blocking quarantine check, the
+pandera checks (in the run, and read back from storage when launched alone), the feature
+checks, and the legacy CSV export."""
 
 import datetime as dt
 import os
@@ -14,14 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurepipe.core.sample import generate_day
-from featurepipe.defs import exports
-from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
-from featurepipe.defs.checks import asset_checks, event_features_schema, validated_events_schema
+from featurepipe.defs.assets import FEATURES_SCHEMA, LEGACY, VALIDATED_SCHEMA, build_daily_events
+from featurepipe.defs.checks import asset_checks
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
+from featurepipe_tests.defs.support import failure_text
 
-ASSETS = [raw_events, validate_raw_events, event_features]
+ASSETS = [build_daily_events()]
 DAY = "2025-11-19"
 GOOD = "2025-11-19T{:02d}:00:00Z,{},s{},click,ios,US,1,2.5,,10"
 BAD = "2025-11-19T{:02d}:00:00Z,,s{},click,ios,US,1,2.5,,10"  # user_id_missing
@@ -30,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def policy(**ratios) -> dict:
-    return {"ops": {"validate_raw_events": {"config": {**POLICY, **ratios}}}}
+    return {"ops": {"daily_events": {"config": {**POLICY, **ratios}}}}
 
 
 def resources(storage) -> dict:
@@ -79,7 +80,7 @@ def storage(request):
     return request.getfixturevalue(request.param)
 
 
-# --- quarantine_ratio: yielded by validate_raw_events, blocking -------------------------------
+# --- quarantine_ratio: evaluated per day while validated_events is built, blocking ------------
 
 
 def test_quarantine_ratio_passes_on_clean_data(storage):
@@ -89,7 +90,7 @@ def test_quarantine_ratio_passes_on_clean_data(storage):
     check = evaluations(result)["validated_events:quarantine_ratio"]
     assert check.passed
     assert check.metadata["quarantine_ratio"].value == 0.0
-    assert check.metadata["worst_partition"].value == DAY
+    assert check.partition == DAY
     assert stored(storage, "event_features") in feature_keys(storage)
 
 
@@ -132,10 +133,8 @@ def test_quarantine_ratio_fails_above_error_ratio_and_blocks_features(storage):
         stored(storage, "validated_events"),
         stored(storage, "rejected_events"),
     }
-    # ... but the features were never built.
-    assert "event_features" not in {
-        e.step_key for e in result.all_events if e.event_type_value == "STEP_START"
-    }
+    # ... but the features were never built, and the run says why.
+    assert "quarantine_ratio: 30.00% of rows quarantined" in failure_text(result)
 
 
 def test_the_default_policy_blocks_above_five_percent(storage):
@@ -149,21 +148,48 @@ def test_the_default_policy_blocks_above_five_percent(storage):
     assert stored(storage, "event_features") not in feature_keys(storage)
 
 
-def test_a_range_run_is_judged_by_its_worst_day(local_storage):
-    put_raw(local_storage, "2025-11-18", day_file(rows=10, bad=0))
-    put_raw(local_storage, "2025-11-19", day_file(rows=10, bad=1))
+def test_in_a_range_each_day_is_judged_and_blocked_alone(local_storage):
+    days = {"2025-11-17": 0, "2025-11-18": 1, "2025-11-19": 3}  # bad rows of 10
+    for day, bad in days.items():
+        put_raw(local_storage, day, day_file(rows=10, bad=bad).replace(b"2025-11-19", day.encode()))
     tags = {
-        "dagster/asset_partition_range_start": "2025-11-18",
+        "dagster/asset_partition_range_start": "2025-11-17",
         "dagster/asset_partition_range_end": "2025-11-19",
     }
     result = dg.materialize(
-        ASSETS, tags=tags, resources=resources(local_storage), run_config=policy()
+        ASSETS,
+        tags=tags,
+        resources=resources(local_storage),
+        run_config=policy(),
+        raise_on_error=False,
     )
-    assert result.success
-    check = evaluations(result)["validated_events:quarantine_ratio"]
-    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert check.metadata["worst_partition"].value == "2025-11-19"
-    assert check.metadata["ratios"].value == {"2025-11-18": 0.0, "2025-11-19": 0.1}
+    assert not result.success
+    checks = {
+        e.partition: e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "quarantine_ratio"
+    }
+    assert sorted(checks) == sorted(days)
+    assert [(c.passed, c.severity) for _, c in sorted(checks.items())] == [
+        (True, dg.AssetCheckSeverity.ERROR),
+        (False, dg.AssetCheckSeverity.WARN),
+        (False, dg.AssetCheckSeverity.ERROR),
+    ]
+    assert {d: c.metadata["quarantine_ratio"].value for d, c in checks.items()} == {
+        "2025-11-17": 0.0,
+        "2025-11-18": 0.1,
+        "2025-11-19": 0.3,
+    }
+    # The blocked day keeps its validated and rejected rows; only its features are missing.
+    keys = feature_keys(local_storage)
+    for day in days:
+        assert stored(local_storage, "validated_events", day) in keys
+        assert stored(local_storage, "rejected_events", day) in keys
+    assert stored(local_storage, "event_features", "2025-11-17") in keys
+    assert stored(local_storage, "event_features", "2025-11-18") in keys
+    assert stored(local_storage, "event_features", "2025-11-19") not in keys
+    text = failure_text(result)
+    assert "1 of 3 days failed: 2025-11-19: DayBlocked: quarantine_ratio: 30.00%" in text
 
 
 # --- the feature checks yielded by event_features ---------------------------------------------
@@ -178,13 +204,15 @@ def test_event_features_checks_pass(storage):
     checks = evaluations(result)
     valid = len(load(storage, "validated_events"))
     assert checks["event_features:row_sum_not_null"].passed
-    assert checks["event_features:row_sum_not_null"].metadata["null_row_sums"].value == {DAY: 0}
+    assert checks["event_features:row_sum_not_null"].metadata["null_row_sums"].value == 0
     one_row = checks["event_features:one_row_per_valid_event"]
     assert one_row.passed
-    assert one_row.metadata["counts"].value == {DAY: {"features": valid, "valid_recorded": valid}}
+    assert one_row.metadata["features"].value == valid
+    assert one_row.metadata["valid_events_read"].value == valid
+    assert {c.partition for c in checks.values()} == {DAY}
 
 
-# --- pandera_schema: checks on the stored tables ----------------------------------------------
+# --- pandera_schema: launched on its own, it reads the stored table back ----------------------
 
 
 def check_only_job(storage):
@@ -195,7 +223,7 @@ def check_only_job(storage):
             featurepipe_job,
             dg.define_asset_job(
                 "stored_schemas",
-                selection=dg.AssetSelection.checks(validated_events_schema, event_features_schema),
+                selection=dg.AssetSelection.checks(VALIDATED_SCHEMA, FEATURES_SCHEMA),
             ),
         ],
         resources=resources(storage),
@@ -244,7 +272,8 @@ def test_pandera_checks_pass_on_stored_data_and_fail_on_a_bad_table(storage):
         assert not bad.passed
         assert bad.severity == dg.AssetCheckSeverity.ERROR
         assert bad.metadata["failure_cases"].value >= 1
-        cases = bad.metadata[f"failures {DAY}"].value
+        assert bad.partition == DAY
+        cases = bad.metadata["failures"].value
         assert "session_id" in cases
         assert "not_nullable" in cases
         assert checks["event_features:pandera_schema"].passed
@@ -273,7 +302,7 @@ def test_pandera_check_reports_a_wrong_column_type(local_storage):
         checks = run_schema_checks(defs, instance)
     bad = checks["event_features:pandera_schema"]
     assert not bad.passed
-    assert "row_sum" in bad.metadata[f"failures {DAY}"].value
+    assert "row_sum" in bad.metadata["failures"].value
     assert checks["validated_events:pandera_schema"].passed
 
 
@@ -283,7 +312,9 @@ def test_pandera_check_reports_a_wrong_column_type(local_storage):
 def test_legacy_csv_has_row_sum_first_and_the_feature_values(storage):
     put_raw(storage, DAY, b"".join(generate_day(dt.date(2025, 11, 19), 300, malformed=0.0)))
     result = dg.materialize(
-        [*ASSETS, exports.legacy_features_csv], partition_key=DAY, resources=resources(storage)
+        [build_daily_events(legacy_csv_export=True)],
+        partition_key=DAY,
+        resources=resources(storage),
     )
     assert result.success
     assert "features_20251119.csv" in feature_keys(storage)
@@ -300,9 +331,7 @@ def test_legacy_csv_has_row_sum_first_and_the_feature_values(storage):
     times = pd.to_datetime(legacy["event_time"], utc=True).dt.as_unit("us")
     assert times.tolist() == features["event_time"].tolist()
     (materialization,) = [
-        m
-        for m in result.get_asset_materialization_events()
-        if m.asset_key == exports.legacy_features_csv.key
+        m for m in result.get_asset_materialization_events() if m.asset_key == LEGACY
     ]
     metadata = materialization.materialization.metadata
     assert metadata["dagster/row_count"].value == 300

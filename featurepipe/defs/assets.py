@@ -18,6 +18,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,  # not exported; AssetCheckResult builds it
+)
 
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features, legacy_csv
 from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
@@ -438,8 +441,22 @@ class DayRun:
                 check_name=key.name,
                 partition=self.day,
                 blocking=key == QUARANTINE_RATIO,
+                target_materialization_data=self._latest(key.asset_key),
                 **fields,
             )
+
+    def _latest(self, asset: dg.AssetKey) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The day's latest materialization: what the UI shows this result against. Events
+        are stored as they are yielded, so it is the one this run just recorded, if any."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
+        ).records
+        if not records:
+            return None
+        record = records[0]
+        return AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        )
 
     def _log(self, message: str) -> None:
         self.context.log.info(f"step=daily_events partition={self.day} {message}")

@@ -10,6 +10,7 @@ from moto.server import ThreadedMotoServer
 
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.objects import LocalStore
+from featurepipe_tests.storage import faultproxy
 
 RAW_BUCKET = "datapipeline-raw-data"
 FEATURE_BUCKET = "datapipeline-feature-data"
@@ -86,6 +87,20 @@ def _empty_bucket(client, bucket: str) -> None:
 @pytest.fixture
 def s3_storage(s3_env) -> StorageResource:
     return StorageResource(backend="s3", s3=S3Resource())
+
+
+@pytest.fixture
+def s3_no_retry_env(s3_env, monkeypatch) -> str:
+    """s3_env, with retries decided by each test's S3Resource and nothing else."""
+    for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return s3_env
+
+
+@pytest.fixture
+def fault_proxy(s3_no_retry_env) -> Iterator[faultproxy.FaultProxy]:
+    with faultproxy.running(s3_no_retry_env) as proxy:
+        yield proxy
 
 
 def csv_bytes(*lines: str, header: str = HEADER, newline: str = "\n") -> bytes:

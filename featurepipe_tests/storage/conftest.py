@@ -8,7 +8,6 @@ import pytest
 from dagster_aws.s3 import S3Resource
 
 from featurepipe.defs.resources import StorageResource
-from featurepipe_tests.storage import faultproxy
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,20 +28,6 @@ def shared_botocore_models() -> Iterator[None]:
 def storage(request) -> StorageResource:
     """The same tests on local buckets and on the loopback S3 server."""
     return request.getfixturevalue(f"{request.param}_storage")
-
-
-@pytest.fixture
-def s3_no_retry_env(s3_env, monkeypatch) -> str:
-    """s3_env, with retries decided by each test's S3Resource and nothing else."""
-    for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    return s3_env
-
-
-@pytest.fixture
-def fault_proxy(s3_no_retry_env) -> Iterator[faultproxy.FaultProxy]:
-    with faultproxy.running(s3_no_retry_env) as proxy:
-        yield proxy
 
 
 @pytest.fixture

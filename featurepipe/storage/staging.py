@@ -29,7 +29,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # another user's live process
         return True
-    return True
+    # A killed process nobody has reaped yet (a zombie) still answers signal 0.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def owner_pid(name: str) -> int | None:

@@ -16,8 +16,21 @@ storage = storage_from_env()
 # The old pipeline's features_YYYYMMDD.csv, for consumers not yet moved to Parquet.
 LEGACY_CSV = os.environ.get("FEATUREPIPE_LEGACY_CSV", "false").lower() in ("1", "true", "yes")
 
+
+def _days_per_run() -> int | None:
+    """FEATUREPIPE_BACKFILL_DAYS_PER_RUN: unset, one run per backfill; K, runs of K days."""
+    value = os.environ.get("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", "")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"FEATUREPIPE_BACKFILL_DAYS_PER_RUN must be a whole number >= 1: {value!r}"
+        )
+    return int(value)
+
+
 defs = dg.Definitions(
-    assets=[build_daily_events(legacy_csv_export=LEGACY_CSV)],
+    assets=[build_daily_events(LEGACY_CSV, backfill_days_per_run=_days_per_run())],
     asset_checks=asset_checks,
     jobs=[featurepipe_job],
     schedules=[daily_schedule],

@@ -145,8 +145,19 @@ class DayBlocked(Exception):
     """The day's quarantine check failed: its features are not built."""
 
 
-def build_daily_events(legacy_csv_export: bool = False) -> dg.AssetsDefinition:
-    """The pipeline's multi-asset; with the legacy CSV export when it is switched on."""
+def build_daily_events(
+    legacy_csv_export: bool = False, backfill_days_per_run: int | None = None
+) -> dg.AssetsDefinition:
+    """The pipeline's multi-asset; with the legacy CSV export when it is switched on.
+
+    A backfill is one run for its whole range, unless `backfill_days_per_run` splits it into
+    runs of that many days, which the run queue then runs side by side.
+    """
+    policy = (
+        dg.BackfillPolicy.multi_run(max_partitions_per_run=backfill_days_per_run)
+        if backfill_days_per_run
+        else dg.BackfillPolicy.single_run()
+    )
 
     @dg.multi_asset(
         name="daily_events",
@@ -154,7 +165,7 @@ def build_daily_events(legacy_csv_export: bool = False) -> dg.AssetsDefinition:
         check_specs=CHECK_SPECS,
         can_subset=True,
         partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy,
         description="Takes each day of the run through the selected assets on its own.",
     )
     def daily_events(

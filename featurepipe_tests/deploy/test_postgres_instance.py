@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,12 +64,12 @@ RUN_TIMEOUT = 240.0
 # The multiprocess executor, one process per step, forked from a server that has already
 # imported featurepipe: the run config deploy/run-config/multiprocess.yaml recommends.
 RUN_CONFIG = yaml.safe_load((REPO / "deploy" / "run-config" / "multiprocess.yaml").read_text())
-# name: (first day, last day, steps). "c" is the range of "b" again (only its first step, to
-# keep the test short): the instance's tag limits must hold it until "b" has finished.
+# name: (first day, last day). "c" is the range of "b" again: the instance's tag limits must
+# hold it until "b" has finished.
 RANGED = {
-    "a": ("2025-11-16", "2025-11-17", None),
-    "b": ("2025-11-18", "2025-11-19", None),
-    "c": ("2025-11-18", "2025-11-19", "raw_events"),
+    "a": ("2025-11-16", "2025-11-17"),
+    "b": ("2025-11-18", "2025-11-19"),
+    "c": ("2025-11-18", "2025-11-19"),
 }
 
 
@@ -170,7 +171,7 @@ def tail(log: Path) -> str:
 def submit_ranged_runs(home: Path) -> dict[str, str]:
     """`dagster job launch` for each range at once: the QueuedRunCoordinator queues them."""
     run_ids, launches = {}, []
-    for name, (first, last, steps) in RANGED.items():
+    for name, (first, last) in RANGED.items():
         run_ids[name] = str(uuid.uuid4())
         tags = {
             "dagster/asset_partition_range_start": first,
@@ -190,7 +191,6 @@ def submit_ranged_runs(home: Path) -> dict[str, str]:
             json.dumps(tags),
             "--config-json",
             json.dumps(RUN_CONFIG),
-            *(["--op-selection", steps] if steps else []),
         ]
         launches.append(
             subprocess.Popen(argv, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -291,11 +291,7 @@ def test_ranged_backfill_on_postgres_runs_in_parallel_and_lands_every_day(
 
         # Materializations in PostgreSQL, through Dagster: each day once per run that covered it.
         def runs_of(asset: str, day: str) -> set[str]:
-            return {
-                run_ids[name]
-                for name, (first, last, steps) in RANGED.items()
-                if first <= day <= last and steps in (None, asset)
-            }
+            return {run_ids[name] for name, (first, last) in RANGED.items() if first <= day <= last}
 
         for asset in ("raw_events", "validated_events", "rejected_events", "event_features"):
             for day in DAYS:
@@ -332,6 +328,131 @@ def test_ranged_backfill_on_postgres_runs_in_parallel_and_lands_every_day(
     ]
     for run_id in run_ids.values():
         assert any(run_id in key for key in keys), (run_id, keys[:20])
+
+
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}"""
+BACKFILL_STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs(limit: 20) { id status tags { key value } } }
+  }
+}"""
+
+
+def graphql(port: int, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
+    with opener.open(request, timeout=30) as response:
+        payload = json.load(response)
+    assert not payload.get("errors"), payload["errors"]
+    return payload["data"]
+
+
+def wait_for_webserver(port: int, proc: subprocess.Popen, log: Path) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 120
+    while True:
+        with (
+            contextlib.suppress(OSError),
+            opener.open(f"http://127.0.0.1:{port}/server_info", timeout=5),
+        ):
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"webserver not serving on {port}:\n{tail(log)}")
+        time.sleep(0.5)
+
+
+def test_a_ui_backfill_split_into_runs_of_k_days_lands_every_day(
+    production_env, local_root, monkeypatch
+):
+    """FEATUREPIPE_BACKFILL_DAYS_PER_RUN=3: ten days launched as one backfill from the UI's
+    GraphQL API become four runs (3+3+3+1 days), queued and run by the daemon."""
+    home = production_env
+    monkeypatch.setenv("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", "3")
+    days = [f"2025-11-{d:02d}" for d in range(10, 20)]
+    store = LocalStore(local_root)
+    for day in days:
+        with store.staged(RAW_BUCKET, raw_key(day)) as path, path.open("wb") as out:
+            out.writelines(generate_day(dt.date.fromisoformat(day), 200, malformed=0.0))
+
+    grpc_port, web_port = free_port(), free_port()
+    (home / "workspace.yaml").write_text(
+        "load_from:\n  - grpc_server:\n"
+        f"      host: 127.0.0.1\n      port: {grpc_port}\n      location_name: featurepipe\n"
+    )
+    workspace = str(home / "workspace.yaml")
+    code_server_argv = [str(BIN / "dagster"), "api", "grpc", "-m", "featurepipe.definitions"]
+    code_server_argv += ["-h", "127.0.0.1", "-p", str(grpc_port)]
+    web_argv = [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1"]
+    web_argv += ["-p", str(web_port)]
+    daemon_argv = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
+    with (
+        DagsterInstance.get() as instance,
+        service(code_server_argv, home / "code-server.log") as code_server,
+    ):
+        wait_for_port(grpc_port, code_server, home / "code-server.log")
+        with (
+            service(web_argv, home / "webserver.log") as web,
+            service(daemon_argv, home / "daemon.log") as daemon,
+        ):
+            wait_for_webserver(web_port, web, home / "webserver.log")
+            launched = graphql(
+                web_port,
+                LAUNCH_BACKFILL,
+                {
+                    "params": {
+                        "assetSelection": [
+                            {"path": [a]}
+                            for a in ("raw_events", "validated_events", "rejected_events")
+                        ]
+                        + [{"path": ["event_features"]}],
+                        "partitionNames": days,
+                        "allPartitions": False,
+                        "fromFailure": False,
+                        "runConfigData": RUN_CONFIG,
+                    }
+                },
+            )["launchPartitionBackfill"]
+            assert launched["__typename"] == "LaunchBackfillSuccess", launched
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while True:
+                backfill = graphql(web_port, BACKFILL_STATUS, {"id": launched["backfillId"]})[
+                    "partitionBackfillOrError"
+                ]
+                runs = backfill["runs"]
+                done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+                if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS") and len(done) == 4:
+                    break
+                assert daemon.poll() is None, tail(home / "daemon.log")
+                assert time.monotonic() < deadline, (backfill, tail(home / "daemon.log"))
+                time.sleep(1)
+        ranges = sorted(
+            (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"])
+            for tags in ({t["key"]: t["value"] for t in r["tags"]} for r in runs)
+        )
+        assert ranges == [
+            ("2025-11-10", "2025-11-12"),
+            ("2025-11-13", "2025-11-15"),
+            ("2025-11-16", "2025-11-18"),
+            ("2025-11-19", "2025-11-19"),
+        ]
+        for run in runs:
+            assert run["status"] == "SUCCESS", failure_report(instance, run["id"])
+        assert instance.get_materialized_partitions(AssetKey("event_features")) == set(days)
+    for day in days:
+        features = read_parquet(store, FEATURE_BUCKET, asset_key_path("event_features", day))
+        assert len(features) == 200
 
 
 def test_missing_postgres_binaries_are_reported_not_ignored(tmp_path, monkeypatch):

@@ -5,10 +5,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import LocalStore
 
 RAW_BUCKET = "datapipeline-raw-data"
@@ -38,7 +37,7 @@ def local_root(tmp_path, monkeypatch):
 
 @pytest.fixture
 def local_storage(local_root) -> StorageResource:
-    return StorageResource(backend="local", local_root=str(local_root), s3=S3Resource())
+    return StorageResource(backend="local", local_root=str(local_root), s3=S3Connection())
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def s3_server() -> Iterator[str]:
 
 @pytest.fixture
 def s3_env(s3_server, monkeypatch) -> str:
-    """Environment pointing boto3 (and so S3Resource) at the loopback server, with empty
+    """Environment pointing boto3 (and so S3Connection) at the loopback server, with empty
     raw and feature buckets."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -85,7 +84,7 @@ def _empty_bucket(client, bucket: str) -> None:
 
 @pytest.fixture
 def s3_storage(s3_env) -> StorageResource:
-    return StorageResource(backend="s3", s3=S3Resource())
+    return StorageResource(backend="s3", s3=S3Connection())
 
 
 def csv_bytes(*lines: str, header: str = HEADER, newline: str = "\n") -> bytes:

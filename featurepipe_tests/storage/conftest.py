@@ -5,15 +5,14 @@ from collections.abc import Callable, Iterator
 import botocore.loaders
 import botocore.session
 import pytest
-from dagster_aws.s3 import S3Resource
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe_tests.storage import faultproxy
 
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_botocore_models() -> Iterator[None]:
-    """Speed only: S3Resource builds a new boto3 session per client, and each session parses
+    """Speed only: S3Connection builds a new boto3 session per client, and each session parses
     botocore's JSON models again (~0.5 s). Share one read-only model loader instead."""
     loader = botocore.loaders.create_loader()
 
@@ -33,7 +32,7 @@ def storage(request) -> StorageResource:
 
 @pytest.fixture
 def s3_no_retry_env(s3_env, monkeypatch) -> str:
-    """s3_env, with retries decided by each test's S3Resource and nothing else."""
+    """s3_env, with retries decided by each test's S3Connection and nothing else."""
     for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     return s3_env
@@ -47,11 +46,11 @@ def fault_proxy(s3_no_retry_env) -> Iterator[faultproxy.FaultProxy]:
 
 @pytest.fixture
 def proxied_storage(fault_proxy) -> Callable[[int], StorageResource]:
-    """S3 storage through the fault proxy. `retries` goes to S3Resource.max_attempts, which
+    """S3 storage through the fault proxy. `retries` goes to S3Connection.max_attempts, which
     botocore reads as the number of retries after the first attempt."""
 
     def make(retries: int) -> StorageResource:
-        s3 = S3Resource(endpoint_url=fault_proxy.url, max_attempts=retries)
+        s3 = S3Connection(endpoint_url=fault_proxy.url, max_attempts=retries)
         return StorageResource(backend="s3", s3=s3)
 
     return make

@@ -3,7 +3,7 @@ featurepipe.definitions, with the k8s_job_executor, so that each step of a run i
 
 The image puts this module on the path; the code location loads it with
 `dagster code-server start -m featurepipe_k8s` (deploy/helm/values.yaml). Everywhere else
-(laptop, tests, one host) featurepipe.definitions and its multiprocess executor stay as they are,
+(laptop, tests, one host) featurepipe.definitions runs a run's steps in the run's own process,
 and dagster-k8s need not be installed.
 
 Step pods are sized per run by run config (deploy/run-config/k8s.yaml: the launchpad, or a
@@ -11,9 +11,8 @@ schedule's run config); without it a step pod gets the code location's env, secr
 resources.
 """
 
-import dagster as dg
 from dagster_k8s import k8s_job_executor
 
 import featurepipe.definitions as local  # a module, not a second Definitions at module scope
 
-defs = dg.Definitions.merge(local.defs, dg.Definitions(executor=k8s_job_executor))
+defs = local.build(k8s_job_executor)

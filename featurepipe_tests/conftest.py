@@ -5,10 +5,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import LocalStore
 from featurepipe_tests.storage import faultproxy
 
@@ -39,7 +38,7 @@ def local_root(tmp_path, monkeypatch):
 
 @pytest.fixture
 def local_storage(local_root) -> StorageResource:
-    return StorageResource(backend="local", local_root=str(local_root), s3=S3Resource())
+    return StorageResource(backend="local", local_root=str(local_root), s3=S3Connection())
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def s3_server() -> Iterator[str]:
 
 @pytest.fixture
 def s3_env(s3_server, monkeypatch) -> str:
-    """Environment pointing boto3 (and so S3Resource) at the loopback server, with empty
+    """Environment pointing boto3 (and so S3Connection) at the loopback server, with empty
     raw and feature buckets."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -86,12 +85,12 @@ def _empty_bucket(client, bucket: str) -> None:
 
 @pytest.fixture
 def s3_storage(s3_env) -> StorageResource:
-    return StorageResource(backend="s3", s3=S3Resource())
+    return StorageResource(backend="s3", s3=S3Connection())
 
 
 @pytest.fixture
 def s3_no_retry_env(s3_env, monkeypatch) -> str:
-    """s3_env, with retries decided by each test's S3Resource and nothing else."""
+    """s3_env, with retries decided by each test's S3Connection and nothing else."""
     for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     return s3_env

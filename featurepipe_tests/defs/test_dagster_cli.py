@@ -2,6 +2,7 @@
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -87,6 +88,31 @@ def test_sample_then_one_day(tmp_path):
         (one_day,) = instance.get_runs()
         assert one_day.tags["dagster/partition"] == "2025-11-19"
         check_day(buckets, instance, "2025-11-19", 500, one_day.run_id)
+        assert step_processes(instance, one_day.run_id) == {run_process(instance, one_day.run_id)}
+
+
+def step_processes(instance: dg.DagsterInstance, run_id: str) -> set[int]:
+    """The process ids that ran the run's steps."""
+    starts = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+    assert len(starts) > 1, "expected a run of several steps"
+    return {event.dagster_event.pid for event in starts}
+
+
+def run_process(instance: dg.DagsterInstance, run_id: str) -> int:
+    (start,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_START)
+    return start.dagster_event.pid
+
+
+def test_loading_the_definitions_leaves_dagster_aws_unimported(tmp_path):
+    """Every run and every code-server start loads the definitions: dagster_aws would load all
+    of that package's components, and nothing in featurepipe's definitions needs it."""
+    code = (
+        "import sys\n"
+        "import featurepipe.definitions\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster_aws'))"
+    )
+    proc = run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env())
+    assert proc.stdout.strip() == "[]"
 
 
 def readme_first_command() -> list[list[str]]:

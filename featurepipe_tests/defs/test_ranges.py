@@ -4,9 +4,8 @@ fixed stores them (and leaves the good days byte for byte as they were)."""
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.keys import raw_key
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
@@ -186,7 +185,7 @@ def test_validated_without_rejected_is_refused_clearly(local_storage):
 
 def test_a_lasting_write_fault_on_one_day_fails_only_that_day(fault_proxy):
     storage = StorageResource(
-        backend="s3", s3=S3Resource(endpoint_url=fault_proxy.url, max_attempts=1)
+        backend="s3", s3=S3Connection(endpoint_url=fault_proxy.url, max_attempts=1)
     )
     days = DAYS[:3]
     for day in days:

@@ -3,7 +3,8 @@
 deploy/dagster.yaml, unchanged, in a temp DAGSTER_HOME; a real PostgreSQL server on loopback for
 runs and events; step logs to an S3 endpoint on loopback. Four days of raw files are backfilled
 as ranged runs, queued by the QueuedRunCoordinator, started by a real `dagster-daemon` through
-the DefaultRunLauncher, two at once, each with the multiprocess executor. Then every day's
+the DefaultRunLauncher, two at once: two with the defaults (every step in the run's process),
+one with deploy/run-config/multiprocess.yaml (a process per step). Then every day's
 Parquet tables are compared with the same files validated in this process, and the run records
 and materialization events are read back from PostgreSQL, through Dagster and in plain SQL.
 """
@@ -30,7 +31,14 @@ import pandas as pd
 import psycopg2
 import pytest
 import yaml
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
 from featurepipe.core.features import build_features
 from featurepipe.core.sample import generate_day
@@ -61,15 +69,13 @@ PG_PASSWORD = "p@ss:w/rd %fp"  # every character a URL must quote
 PG_DB = "dagster"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 RUN_TIMEOUT = 240.0
-# The multiprocess executor, one process per step, forked from a server that has already
-# imported featurepipe: the run config deploy/run-config/multiprocess.yaml recommends.
-RUN_CONFIG = yaml.safe_load((REPO / "deploy" / "run-config" / "multiprocess.yaml").read_text())
-# name: (first day, last day). "c" is the range of "b" again: the instance's tag limits must
-# hold it until "b" has finished.
+MULTIPROCESS = yaml.safe_load((REPO / "deploy" / "run-config" / "multiprocess.yaml").read_text())
+# name: (first day, last day, run config). "c" is the range of "b" again: the instance's tag
+# limits must hold it until "b" has finished.
 RANGED = {
-    "a": ("2025-11-16", "2025-11-17"),
-    "b": ("2025-11-18", "2025-11-19"),
-    "c": ("2025-11-18", "2025-11-19"),
+    "a": ("2025-11-16", "2025-11-17", {}),
+    "b": ("2025-11-18", "2025-11-19", {}),
+    "c": ("2025-11-18", "2025-11-19", MULTIPROCESS),
 }
 
 
@@ -171,7 +177,7 @@ def tail(log: Path) -> str:
 def submit_ranged_runs(home: Path) -> dict[str, str]:
     """`dagster job launch` for each range at once: the QueuedRunCoordinator queues them."""
     run_ids, launches = {}, []
-    for name, (first, last) in RANGED.items():
+    for name, (first, last, run_config) in RANGED.items():
         run_ids[name] = str(uuid.uuid4())
         tags = {
             "dagster/asset_partition_range_start": first,
@@ -190,7 +196,7 @@ def submit_ranged_runs(home: Path) -> dict[str, str]:
             "--tags",
             json.dumps(tags),
             "--config-json",
-            json.dumps(RUN_CONFIG),
+            json.dumps(run_config),
         ]
         launches.append(
             subprocess.Popen(argv, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -227,6 +233,13 @@ def failure_report(instance: DagsterInstance, run_id: str) -> str:
         if error is not None:
             lines.append(error.to_string()[-2000:])
     return f"run {run_id} did not succeed:\n" + "\n".join(lines)[-6000:]
+
+
+def processes(instance: DagsterInstance, run_id: str) -> tuple[int, set[int]]:
+    """The process id of a run, and those of its steps."""
+    (start,) = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
+    steps = instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
+    return start.dagster_event.pid, {step.dagster_event.pid for step in steps}
 
 
 def overlap(a, b) -> bool:
@@ -274,6 +287,10 @@ def test_ranged_backfill_on_postgres_runs_in_parallel_and_lands_every_day(
             assert record.dagster_run.status == DagsterRunStatus.SUCCESS, failure_report(
                 instance, record.dagster_run.run_id
             )
+        # The defaults run every step in the run's process; multiprocess.yaml, each in its own.
+        for record, in_run_process in ((a, True), (b, True), (c, False)):
+            run_pid, step_pids = processes(instance, record.dagster_run.run_id)
+            assert (step_pids == {run_pid}) is in_run_process, (run_pid, step_pids)
         # Two runs at once, but never two on the same range start (tag_concurrency_limits).
         assert overlap(a, b) or overlap(a, c), "the two ranges did not run in parallel"
         assert not overlap(b, c), "two runs of the same range ran at once"
@@ -291,7 +308,9 @@ def test_ranged_backfill_on_postgres_runs_in_parallel_and_lands_every_day(
 
         # Materializations in PostgreSQL, through Dagster: each day once per run that covered it.
         def runs_of(asset: str, day: str) -> set[str]:
-            return {run_ids[name] for name, (first, last) in RANGED.items() if first <= day <= last}
+            return {
+                run_ids[name] for name, (first, last, _) in RANGED.items() if first <= day <= last
+            }
 
         for asset in ("raw_events", "validated_events", "rejected_events", "event_features"):
             for day in DAYS:
@@ -420,7 +439,7 @@ def test_a_ui_backfill_split_into_runs_of_k_days_lands_every_day(
                         "partitionNames": days,
                         "allPartitions": False,
                         "fromFailure": False,
-                        "runConfigData": RUN_CONFIG,
+                        "runConfigData": {},
                     }
                 },
             )["launchPartitionBackfill"]

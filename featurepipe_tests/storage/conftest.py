@@ -5,14 +5,13 @@ from collections.abc import Callable, Iterator
 import botocore.loaders
 import botocore.session
 import pytest
-from dagster_aws.s3 import S3Resource
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_botocore_models() -> Iterator[None]:
-    """Speed only: S3Resource builds a new boto3 session per client, and each session parses
+    """Speed only: S3Connection builds a new boto3 session per client, and each session parses
     botocore's JSON models again (~0.5 s). Share one read-only model loader instead."""
     loader = botocore.loaders.create_loader()
 
@@ -32,11 +31,11 @@ def storage(request) -> StorageResource:
 
 @pytest.fixture
 def proxied_storage(fault_proxy) -> Callable[[int], StorageResource]:
-    """S3 storage through the fault proxy. `retries` goes to S3Resource.max_attempts, which
+    """S3 storage through the fault proxy. `retries` goes to S3Connection.max_attempts, which
     botocore reads as the number of retries after the first attempt."""
 
     def make(retries: int) -> StorageResource:
-        s3 = S3Resource(endpoint_url=fault_proxy.url, max_attempts=retries)
+        s3 = S3Connection(endpoint_url=fault_proxy.url, max_attempts=retries)
         return StorageResource(backend="s3", s3=s3)
 
     return make

@@ -8,10 +8,9 @@ version is still readable; and the same operation succeeds once the fault is gon
 
 import pandas as pd
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from featurepipe.defs.io_managers import RawFileIOManager
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import ObjectNotFound, StorageError
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, free_port
 from featurepipe_tests.storage.support import (
@@ -43,11 +42,11 @@ def assert_still_old(storage, etag: str) -> None:
 def down_storage(s3_no_retry_env, monkeypatch) -> StorageResource:
     """S3 storage whose endpoint is a closed loopback port."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    return StorageResource(backend="s3", s3=S3Resource(max_attempts=0))  # no retries
+    return StorageResource(backend="s3", s3=S3Connection(max_attempts=0))  # no retries
 
 
 def test_endpoint_down(s3_no_retry_env, down_storage):
-    good = StorageResource(backend="s3", s3=S3Resource(endpoint_url=s3_no_retry_env))
+    good = StorageResource(backend="s3", s3=S3Connection(endpoint_url=s3_no_retry_env))
     save(good, OLD)
     etag = good.store.head(FEATURE_BUCKET, key(DAY)).etag
 
@@ -69,7 +68,7 @@ def test_endpoint_down(s3_no_retry_env, down_storage):
 
 
 def test_bucket_missing(s3_no_retry_env):
-    storage = StorageResource(backend="s3", feature_bucket="no-such-bucket", s3=S3Resource())
+    storage = StorageResource(backend="s3", feature_bucket="no-such-bucket", s3=S3Connection())
     store = storage.store
 
     def staged():
@@ -97,7 +96,7 @@ def test_bucket_missing(s3_no_retry_env):
 
 
 def test_raw_bucket_missing(s3_no_retry_env):
-    storage = StorageResource(backend="s3", raw_bucket="no-such-raw-bucket", s3=S3Resource())
+    storage = StorageResource(backend="s3", raw_bucket="no-such-raw-bucket", s3=S3Connection())
     with pytest.raises(StorageError, match="bucket does not exist") as raised:
         load(storage, manager=RawFileIOManager)
     assert "s3://no-such-raw-bucket" in str(raised.value)

@@ -4,9 +4,8 @@ import datetime as dt
 import os
 
 import pytest
-from dagster_aws.s3 import S3Resource
 
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.keys import (
     asset_key_path,
     check_bucket,
@@ -109,7 +108,7 @@ def test_bad_bucket_names_are_refused(bucket):
 
 @pytest.mark.parametrize("bucket", BAD_BUCKETS)
 def test_storage_resource_refuses_bad_buckets(bucket, local_root):
-    storage = StorageResource(local_root=str(local_root), feature_bucket=bucket, s3=S3Resource())
+    storage = StorageResource(local_root=str(local_root), feature_bucket=bucket, s3=S3Connection())
     with pytest.raises(ValueError, match="invalid bucket name"):
         _ = storage.store
 

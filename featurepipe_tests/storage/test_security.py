@@ -11,10 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import StorageError
 from featurepipe.storage.verified import NotParquetError
 from featurepipe_tests.conftest import FAKE_KEY_ID, FAKE_SECRET, RAW_BUCKET, free_port
@@ -190,7 +189,7 @@ def test_credentials_stay_out_of_faults(fault, fault_proxy, proxied_storage, log
 
 
 def test_credentials_stay_out_of_missing_objects(s3_no_retry_env, logs):
-    storage = StorageResource(backend="s3", s3=S3Resource(max_attempts=0))
+    storage = StorageResource(backend="s3", s3=S3Connection(max_attempts=0))
     errors = failures(storage, storage.feature_bucket, key(DAY), write=False)
     errors += failures(storage, "no-such-bucket", key(DAY))
     with pytest.raises(StorageError) as listing:
@@ -206,7 +205,7 @@ def test_credentials_stay_out_of_a_failed_run(s3_no_retry_env, logs, monkeypatch
     name the object but not the credentials."""
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    s3 = S3Resource(
+    s3 = S3Connection(
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         max_attempts=0,
         aws_access_key_id=FAKE_KEY_ID,
@@ -226,7 +225,7 @@ def test_credentials_stay_out_of_a_failed_run(s3_no_retry_env, logs, monkeypatch
 
 
 def test_credentials_stay_out_of_raw_file_errors(s3_no_retry_env, logs):
-    storage = StorageResource(backend="s3", s3=S3Resource(max_attempts=0))
+    storage = StorageResource(backend="s3", s3=S3Connection(max_attempts=0))
     with pytest.raises(StorageError) as raised:
         load(storage, manager=RawFileIOManager)
     assert f"s3://{RAW_BUCKET}/user_events_20251119.csv" in str(raised.value)
@@ -234,7 +233,7 @@ def test_credentials_stay_out_of_raw_file_errors(s3_no_retry_env, logs):
 
 
 def test_parquet_writes_log_no_credentials(s3_no_retry_env, logs):
-    storage = StorageResource(backend="s3", s3=S3Resource(max_attempts=0))
+    storage = StorageResource(backend="s3", s3=S3Connection(max_attempts=0))
     save(storage, frame())
     text = logs.text
     assert "action=put_object" in text

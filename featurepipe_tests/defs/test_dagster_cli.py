@@ -94,7 +94,7 @@ def test_sample_then_one_day(tmp_path):
 def step_processes(instance: dg.DagsterInstance, run_id: str) -> set[int]:
     """The process ids that ran the run's steps."""
     starts = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-    assert len(starts) > 1, "expected a run of several steps"
+    assert starts, "expected a run with steps"
     return {event.dagster_event.pid for event in starts}
 
 

@@ -236,6 +236,7 @@ class DayRun:
         self.context, self.config, self.selection, self.day = context, config, selection, day
         self.store: ObjectStore = storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
+        self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
 
     def run(self) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
@@ -442,6 +443,7 @@ class DayRun:
         }
 
     def _materialization(self, asset: dg.AssetKey, metadata: dict) -> dg.AssetMaterialization:
+        self._targets.pop(asset, None)
         return dg.AssetMaterialization(asset_key=asset, partition=self.day, metadata=metadata)
 
     def _evaluate(self, key: dg.AssetCheckKey, **fields) -> Iterator[dg.AssetCheckEvaluation]:
@@ -459,15 +461,20 @@ class DayRun:
     def _latest(self, asset: dg.AssetKey) -> AssetCheckEvaluationTargetMaterializationData | None:
         """The day's latest materialization: what the UI shows this result against. Events
         are stored as they are yielded, so it is the one this run just recorded, if any."""
-        records = self.context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
-        ).records
-        if not records:
-            return None
-        record = records[0]
-        return AssetCheckEvaluationTargetMaterializationData(
-            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
-        )
+        if asset not in self._targets:
+            records = self.context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
+            ).records
+            self._targets[asset] = (
+                AssetCheckEvaluationTargetMaterializationData(
+                    storage_id=records[0].storage_id,
+                    run_id=records[0].run_id,
+                    timestamp=records[0].timestamp,
+                )
+                if records
+                else None
+            )
+        return self._targets[asset]
 
     def _log(self, message: str) -> None:
         self.context.log.info(f"step=daily_events partition={self.day} {message}")

@@ -8,9 +8,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from featurepipe.storage.keys import check_bucket
-from featurepipe.storage.objects import LocalStore, ObjectStore, S3Store
-
-BACKENDS = ("local", "s3")
+from featurepipe.storage.objects import BACKENDS, ObjectStore
 
 
 class S3Connection(dg.ConfigurableResource):
@@ -73,10 +71,7 @@ class StorageResource(dg.ConfigurableResource):
                 raise ValueError(f"FEATUREPIPE_STORAGE must be one of {choices}: {self.backend!r}")
             check_bucket(self.raw_bucket)
             check_bucket(self.feature_bucket)
-            if self.backend == "s3":
-                self._store = S3Store(self.s3.get_client())
-            else:
-                self._store = LocalStore(self.local_root)
+            self._store = BACKENDS[self.backend].from_settings(self)
         return self._store
 
 

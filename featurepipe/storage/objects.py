@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -45,7 +45,24 @@ class ObjectInfo:
     last_modified: dt.datetime
 
 
+# Every backend by the name FEATUREPIPE_STORAGE gives it: a new object store (GCS, Azure) is
+# one ObjectStore subclass with a `backend` name and a `from_settings`.
+BACKENDS: dict[str, type[ObjectStore]] = {}
+
+
 class ObjectStore(abc.ABC):
+    backend: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "backend" in cls.__dict__:
+            BACKENDS[cls.backend] = cls
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings) -> ObjectStore:
+        """The store a deployment's settings (StorageResource's fields) describe."""
+
     @abc.abstractmethod
     def uri(self, bucket: str, key: str) -> str: ...
 
@@ -92,8 +109,14 @@ class ObjectStore(abc.ABC):
 class LocalStore(ObjectStore):
     """A bucket is the directory <root>/<bucket>; a key is a path under it, as on S3."""
 
+    backend = "local"
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+
+    @classmethod
+    def from_settings(cls, settings) -> LocalStore:
+        return cls(settings.local_root)
 
     def path(self, bucket: str, key: str) -> Path:
         base = self.root / check_bucket(bucket)
@@ -187,8 +210,14 @@ class LocalStore(ObjectStore):
 class S3Store(ObjectStore):
     """Objects in S3 or any S3-protocol server, through a boto3 client."""
 
+    backend = "s3"
+
     def __init__(self, client):
         self.client = client
+
+    @classmethod
+    def from_settings(cls, settings) -> S3Store:
+        return cls(settings.s3.get_client())
 
     def uri(self, bucket: str, key: str) -> str:
         return f"s3://{bucket}/{key}"

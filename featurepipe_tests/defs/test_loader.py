@@ -13,9 +13,9 @@ from dagster import materialize
 
 from featurepipe.defs.assets import DaysFailed, build_daily_events
 from featurepipe.defs.config import QuarantinePolicy
-from featurepipe.defs.io_managers import RawFile
 from featurepipe.storage.keys import raw_key
 from featurepipe.storage.objects import ObjectNotFound
+from featurepipe.storage.verified import RawFile
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     ASSETS,

@@ -43,9 +43,9 @@ from dagster import (
 from featurepipe.core.features import build_features
 from featurepipe.core.sample import generate_day
 from featurepipe.core.validation import validate_events
-from featurepipe.defs.io_managers import read_parquet
 from featurepipe.storage.keys import asset_key_path, raw_key
 from featurepipe.storage.objects import LocalStore
+from featurepipe.storage.verified import read_parquet
 from featurepipe_tests.conftest import (
     FAKE_KEY_ID,
     FAKE_SECRET,

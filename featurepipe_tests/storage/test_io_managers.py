@@ -6,8 +6,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from featurepipe.defs.io_managers import ParquetIOManager, RawFile, RawFileIOManager
+from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.storage.objects import ObjectNotFound
+from featurepipe.storage.verified import RawFile
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
 from featurepipe_tests.storage.support import (
     DAILY,

@@ -6,6 +6,7 @@ This module is the single statement of the contract. `rules` applies it to Arrow
 
 from __future__ import annotations
 
+import csv
 import enum
 import re
 
@@ -14,6 +15,16 @@ TEXT_COLUMNS = ("device", "country")
 OPTIONAL_NUMERIC_COLUMNS = ("is_premium", "event_value", "amount", "session_length_sec")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + TEXT_COLUMNS + OPTIONAL_NUMERIC_COLUMNS
 ROW_SUM_COLUMNS = ("user_id", *OPTIONAL_NUMERIC_COLUMNS)
+# Values that are one line: a line break in one means a quote opened where none belongs.
+SINGLE_LINE_COLUMNS = ("event_time", "user_id", *OPTIONAL_NUMERIC_COLUMNS)
+
+# Only a BOM at the very start of the file is dropped; anywhere else it is data.
+BOM = b"\xef\xbb\xbf"
+# A quoted value may hold this many line breaks. A quote that does not close by then (a stray
+# quote) costs its own line only, not every line up to the next quote in the file.
+MAX_QUOTED_LINE_BREAKS = 10_000
+# The header record, its line end included.
+MAX_HEADER_BYTES = 1 << 20
 
 # Surrounding ASCII whitespace is not part of a value.
 WHITESPACE = " \t\n\r\x0b\x0c"
@@ -37,9 +48,11 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Reason(enum.StrEnum):
-    """Why a row was quarantined: the first rule it fails, in this order."""
+    """Why a record was quarantined: the first rule it fails, in this order."""
 
+    UNTERMINATED_QUOTE = "unterminated_quote"  # cut at the end of the quote's line
     FIELD_COUNT = "field_count"
+    LINE_BREAK_IN_VALUE = "line_break_in_value"  # in one of SINGLE_LINE_COLUMNS
     INVALID_UTF8 = "invalid_utf8"
     EVENT_TIME_MISSING = "event_time_missing"
     EVENT_TIME_INVALID = "event_time_invalid"
@@ -59,6 +72,30 @@ class EmptyFileError(ContractError):
 
 class HeaderError(ContractError):
     pass
+
+
+class ReadError(ContractError):
+    """pyarrow failed on part of the file: the error, named with the file."""
+
+
+def parse_header(record: bytes, source: str, closed: bool = True) -> list[str]:
+    """The column names of the header record: the file's first record, BOM dropped, line end
+    included; `closed` is False when a quote in it never closes."""
+    if not record:
+        raise EmptyFileError(f"{source}: the file is empty (0 bytes); expected at least a header")
+    if len(record) > MAX_HEADER_BYTES:
+        raise HeaderError(
+            f"{source}: line 1: the header is longer than {MAX_HEADER_BYTES:,} bytes"
+            " (a header is one CSV record; is a quote in it never closed?)"
+        )
+    if not closed:
+        raise HeaderError(f"{source}: line 1: a quote in the header is never closed")
+    try:
+        text = record.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HeaderError(f"{source}: line 1: the header is not UTF-8 ({err.reason})") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    return [name.strip(WHITESPACE) for name in next(csv.reader([text]), [])]
 
 
 def check_header(names: list[str], source: str) -> tuple[list[str], list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ from featurepipe.core.contract import (
     KNOWN_COLUMNS,
     NUMBER_PATTERN,
     OPTIONAL_NUMERIC_COLUMNS,
+    SINGLE_LINE_COLUMNS,
     TEXT_COLUMNS,
     TIMESTAMP_PATTERN,
     Reason,
@@ -40,6 +42,7 @@ VALID_SCHEMA = pa.schema(
 REJECTED_SCHEMA = pa.schema(
     [
         ("line", pa.int64()),
+        ("lines", pa.int64()),
         ("reason", pa.string()),
         ("record", pa.string()),
         *[(name, pa.string()) for name in KNOWN_COLUMNS],
@@ -48,8 +51,14 @@ REJECTED_SCHEMA = pa.schema(
 REASONS = list(Reason)
 
 
-def apply_rules(batch: Batch) -> tuple[pa.Table, pa.Table]:
-    """Split a batch into (valid rows typed by VALID_SCHEMA, rejected rows by REJECTED_SCHEMA)."""
+class Ruled(NamedTuple):
+    valid: pa.Table  # typed by VALID_SCHEMA
+    rejected: pa.Table  # by REJECTED_SCHEMA
+    valid_lines: int  # physical lines the valid rows cover
+
+
+def apply_rules(batch: Batch) -> Ruled:
+    """Split a batch into valid rows and rejected records."""
     fields = batch.fields
     n = fields.num_rows
     values = {
@@ -62,6 +71,7 @@ def apply_rules(batch: Batch) -> tuple[pa.Table, pa.Table]:
         mask = np.asarray(mask, bool)
         codes[(codes == 0) & mask] = REASONS.index(reason) + 1
 
+    fail(Reason.LINE_BREAK_IN_VALUE, _line_breaks(batch))
     fail(Reason.INVALID_UTF8, batch.bad_utf8)
     event_time, time_ok = _timestamps(values["event_time"])
     fail(Reason.EVENT_TIME_MISSING, _empty(values["event_time"]))
@@ -85,8 +95,20 @@ def apply_rules(batch: Batch) -> tuple[pa.Table, pa.Table]:
     for name in OPTIONAL_NUMERIC_COLUMNS:
         columns[name] = _numbers(values[name]) if name in values else pa.nulls(n, pa.float64())
     valid = pa.table(columns, schema=VALID_SCHEMA).filter(valid_mask)
-    rejected = _rejected(batch, codes)
-    return valid, rejected
+    valid_lines = int(batch.line_counts[codes == 0].sum())
+    return Ruled(valid, _rejected(batch, codes), valid_lines)
+
+
+def _line_breaks(batch: Batch) -> np.ndarray:
+    """Per row: a value of SINGLE_LINE_COLUMNS holds a line break (before trimming)."""
+    found = np.zeros(batch.fields.num_rows, bool)
+    rows = np.flatnonzero(batch.line_counts > 1)  # only a record of many lines can
+    if rows.size:
+        names = [name for name in SINGLE_LINE_COLUMNS if name in batch.fields.column_names]
+        fields = batch.fields.select(names).take(pa.array(rows))
+        for column in fields.columns:
+            found[rows] |= _matches(column, "[\\r\\n]")
+    return found
 
 
 def _empty(strings: pa.Array) -> np.ndarray:
@@ -186,16 +208,20 @@ def _rejected(batch: Batch, codes: np.ndarray) -> pa.Table:
     rows = np.flatnonzero(codes)
     fields = batch.fields.take(pa.array(rows, pa.int64()))
     raw = fields.to_pylist()
-    n_bad = len(batch.malformed_lines)
+    unparsed = batch.unparsed
     columns = {
-        "line": list(batch.lines[rows]) + batch.malformed_lines,
-        "reason": [REASONS[c - 1].value for c in codes[rows]] + [Reason.FIELD_COUNT.value] * n_bad,
-        "record": [_csv_line(row.values()) for row in raw] + batch.malformed_texts,
+        "line": [*batch.lines[rows].tolist(), *(record.line for record in unparsed)],
+        "lines": [*batch.line_counts[rows].tolist(), *(record.lines for record in unparsed)],
+        "reason": [
+            *(REASONS[c - 1].value for c in codes[rows]),
+            *(record.reason.value for record in unparsed),
+        ],
+        "record": [*(_csv_line(row.values()) for row in raw), *(r.text for r in unparsed)],
     }
     for name in KNOWN_COLUMNS:
-        columns[name] = [row.get(name) for row in raw] + [None] * n_bad
+        columns[name] = [row.get(name) for row in raw] + [None] * len(unparsed)
     table = pa.table(columns, schema=REJECTED_SCHEMA)
-    return table.sort_by("line") if n_bad and rows.size else table
+    return table.sort_by("line") if unparsed and rows.size else table
 
 
 def _csv_line(values) -> str:

@@ -67,9 +67,11 @@ class EventFeatures(EventKey):
 
 
 class RejectedEvents(pa.DataFrameModel):
-    """Quarantined rows: where they were, why, and what they said."""
+    """Quarantined records: where they were (the line each starts on, the lines it covers),
+    why, and what they said."""
 
     line: Series[int] = pa.Field(ge=2)
+    lines: Series[int] = pa.Field(ge=1)
     reason: Series[Text] = pa.Field(isin=[r.value for r in Reason])
     record: Series[Text]
     event_time: Series[Text] = pa.Field(nullable=True)

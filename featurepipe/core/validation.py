@@ -12,9 +12,10 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 
+from featurepipe.core.contract import ReadError
 from featurepipe.core.prefetch import map_in_order, prefetch
 from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, read_batches
-from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, apply_rules
+from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, Ruled, apply_rules
 from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
 
 
@@ -24,20 +25,27 @@ class AccountingError(RuntimeError):
 
 @dataclass(frozen=True)
 class DaySummary:
+    """What a file came to. Lines are physical lines after the header: a record whose quoted
+    values hold line breaks covers several, and each is accounted for:
+    data_lines = valid_lines + quarantined_lines + blank_lines."""
+
     source: str
     data_lines: int
-    valid: int
-    quarantined: int
+    valid: int  # events
+    valid_lines: int  # the lines they cover
+    quarantined: int  # records, the rows of rejected_events
+    quarantined_lines: int  # the lines they cover
     blank_lines: int
-    bytes_read: int
-    reasons: dict[str, int] = field(default_factory=dict)
+    bytes_read: int  # the whole file
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined records by reason
     absent_columns: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
 
     @property
     def quarantine_ratio(self) -> float:
-        rows = self.valid + self.quarantined
-        return self.quarantined / rows if rows else 0.0
+        """Share of the non-blank lines that were quarantined."""
+        lines = self.valid_lines + self.quarantined_lines
+        return self.quarantined_lines / lines if lines else 0.0
 
 
 @dataclass(frozen=True)
@@ -62,23 +70,31 @@ class EventValidation:
     paid once for many blocks.
 
     Raises ContractError at construction when the file as a whole is unusable (empty, bad
-    header), before any batch is produced.
+    header), before any batch is produced; ReadError from batches() when pyarrow fails on
+    part of it.
     """
 
     def __init__(self, stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE):
         self.source = source
         self.header, self._stats, self._batches = read_batches(stream, source, block_size)
-        self._valid = self._quarantined = 0
+        self._valid = self._valid_lines = self._quarantined = self._quarantined_lines = 0
         self._reasons: Counter[str] = Counter()
         self._done = False
 
     def batches(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        try:
+            yield from self._frames()
+        except pa.ArrowException as err:  # never unnamed: the user must see which file
+            raise ReadError(f"{self.source}: pyarrow failed: {err}") from err
+
+    def _frames(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         # Parsing runs on a thread of its own and the Arrow rules on two more, a block each,
         # while this one converts, validates and hands on the previous frame.
         held: list[pa.Table] = []
         with ThreadPoolExecutor(max_workers=RULE_THREADS, thread_name_prefix="rules") as rules:
             ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
-            for valid, rejected in prefetch(partial(_next_group, ruled), "csv-reader"):
+            for valid, rejected, lines in prefetch(partial(_next_group, ruled), "csv-reader"):
+                self._valid_lines += lines
                 held += rejected
                 if sum(t.num_rows for t in held) < FRAME_ROWS:
                     yield self._events(valid), EMPTY_REJECTED
@@ -97,6 +113,7 @@ class EventValidation:
     def _rejected(self, rejected: list[pa.Table]) -> pd.DataFrame:
         quarantined = RejectedEvents.validate(_to_pandas(pa.concat_tables(rejected)), **CHECK)
         self._quarantined += len(quarantined)
+        self._quarantined_lines += int(quarantined["lines"].sum())
         self._reasons.update(quarantined["reason"])
         return quarantined
 
@@ -107,14 +124,17 @@ class EventValidation:
             source=self.source,
             data_lines=self._stats.data_lines,
             valid=self._valid,
+            valid_lines=self._valid_lines,
             quarantined=self._quarantined,
+            quarantined_lines=self._quarantined_lines,
             blank_lines=self._stats.blank_lines,
             bytes_read=self._stats.bytes_read,
             reasons=dict(self._reasons.most_common()),
             absent_columns=self.header.absent,
             extra_columns=self.header.extra,
         )
-        if summary.data_lines != summary.valid + summary.quarantined + summary.blank_lines:
+        lines = summary.valid_lines + summary.quarantined_lines + summary.blank_lines
+        if summary.data_lines != lines:
             raise AccountingError(f"{self.source}: lines do not add up: {summary}")
         return summary
 
@@ -142,18 +162,18 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _next_group(
-    ruled: Iterator[tuple[pa.Table, pa.Table]],
-) -> tuple[list[pa.Table], list[pa.Table]] | None:
-    """Rule-checked blocks until FRAME_ROWS rows; None once the file is done."""
-    valid_parts, rejected_parts, rows = [], [], 0
-    for valid, rejected in ruled:
+def _next_group(ruled: Iterator[Ruled]) -> tuple[list[pa.Table], list[pa.Table], int] | None:
+    """Rule-checked blocks until FRAME_ROWS rows, with the lines of their valid rows; None
+    once the file is done."""
+    valid_parts, rejected_parts, rows, lines = [], [], 0, 0
+    for valid, rejected, valid_lines in ruled:
         valid_parts.append(valid)
         rejected_parts.append(rejected)
         rows += valid.num_rows + rejected.num_rows
+        lines += valid_lines
         if rows >= FRAME_ROWS:
             break
-    return (valid_parts, rejected_parts) if valid_parts else None
+    return (valid_parts, rejected_parts, lines) if valid_parts else None
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

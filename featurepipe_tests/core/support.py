@@ -50,8 +50,10 @@ class Outcome:
     lines: list[int]  # line of each valid row, in order
     row_sums: list[float]
     rejected: list[tuple[int, str]]  # (line, reason), in line order
+    rejected_lines: list[int]  # physical lines each rejected record covers
+    valid_lines: int  # physical lines the valid rows cover
     blank: int
-    data_lines: int
+    data_lines: int  # physical lines after the header
     rows: list[tuple]  # every typed value of each valid row (ROW_FIELDS)
 
     @property
@@ -61,6 +63,10 @@ class Outcome:
     @property
     def quarantined(self) -> int:
         return len(self.rejected)
+
+    def adds_up(self) -> bool:
+        """Every line a valid row's, a rejected record's or blank."""
+        return self.data_lines == self.valid_lines + sum(self.rejected_lines) + self.blank
 
 
 def _plain(value):
@@ -102,8 +108,9 @@ def fast(data: bytes, block_size: int | None = None, step: int | None = None) ->
     features = build_features(day.events)
     summary = day.summary
     assert summary.source == SOURCE
-    assert summary.data_lines == summary.valid + summary.quarantined + summary.blank_lines
+    assert summary.bytes_read == len(data)
     assert (summary.valid, summary.quarantined) == (len(day.events), len(day.rejected))
+    assert summary.quarantined_lines == day.rejected["lines"].sum()
     assert summary.reasons == day.rejected["reason"].value_counts().to_dict()
     key = ["event_time", "user_id", "session_id", "event_type"]
     assert features[key].equals(day.events[key].reset_index(drop=True))
@@ -117,6 +124,8 @@ def fast(data: bytes, block_size: int | None = None, step: int | None = None) ->
         lines=day.events["line"].tolist(),
         row_sums=features["row_sum"].tolist(),
         rejected=list(zip(day.rejected["line"].tolist(), day.rejected["reason"], strict=True)),
+        rejected_lines=day.rejected["lines"].tolist(),
+        valid_lines=summary.valid_lines,
         blank=summary.blank_lines,
         data_lines=summary.data_lines,
         rows=rows,
@@ -128,7 +137,9 @@ def reference(data: bytes) -> Outcome:
     return Outcome(
         lines=[row["line"] for row in result.valid],
         row_sums=[row["row_sum"] for row in result.valid],
-        rejected=list(result.rejected),
+        rejected=[(line, reason) for line, reason, _ in result.rejected],
+        rejected_lines=[lines for _, _, lines in result.rejected],
+        valid_lines=result.valid_lines,
         blank=result.blank_lines,
         data_lines=result.data_lines,
         rows=[tuple(row[name] for name in ROW_FIELDS) for row in result.valid],
@@ -140,7 +151,8 @@ def assert_same(a: Outcome, b: Outcome) -> None:
     assert a.lines == b.lines
     assert a.row_sums == b.row_sums
     assert a.rejected == b.rejected
-    assert (a.blank, a.data_lines) == (b.blank, b.data_lines)
+    assert a.rejected_lines == b.rejected_lines
+    assert (a.valid_lines, a.blank, a.data_lines) == (b.valid_lines, b.blank, b.data_lines)
     assert a.rows == b.rows
 
 

@@ -17,6 +17,7 @@ import pytest
 from featurepipe.core.contract import (
     INT64_MAX,
     INT64_MIN,
+    MAX_HEADER_BYTES,
     OPTIONAL_NUMERIC_COLUMNS,
     TEXT_COLUMNS,
     EmptyFileError,
@@ -61,6 +62,7 @@ class Expected:
     row_sums: list[float]
     rejected: list[tuple[int, str]] = field(default_factory=list)
     blank: int = 0
+    spans: dict[int, int] = field(default_factory=dict)  # lines of a rejected record, if not 1
 
 
 def check(data: bytes, expected: Expected) -> None:
@@ -68,12 +70,13 @@ def check(data: bytes, expected: Expected) -> None:
         assert outcome.lines == expected.lines
         assert outcome.row_sums == expected.row_sums
         assert outcome.rejected == expected.rejected
+        assert outcome.rejected_lines == [expected.spans.get(n, 1) for n, _ in expected.rejected]
         assert outcome.blank == expected.blank
-        assert outcome.data_lines == outcome.valid + outcome.quarantined + outcome.blank
+        assert outcome.adds_up()
 
 
-def case(name: str, data: bytes, lines, row_sums, rejected=(), blank=0):
-    expected = Expected(list(lines), list(row_sums), list(rejected), blank)
+def case(name: str, data: bytes, lines, row_sums, rejected=(), blank=0, spans=None):
+    expected = Expected(list(lines), list(row_sums), list(rejected), blank, spans or {})
     return pytest.param(data, expected, id=name)
 
 
@@ -101,6 +104,64 @@ ENCODING_AND_LINE_ENDS = [
     ),
     case("nul-byte-in-a-value", raw(row(device="i\x00s")), [2], [OK]),
     case("non-ascii-values", raw(row(session="sé€😀", country="日本")), [2], [OK]),
+    # a lone CR ends a line as LF and CRLF do
+    case("lone-cr", raw(row(), row(user="8"), newline="\r"), [2, 3], [OK, OK + 1]),
+    case(
+        "lone-cr-blank-lines",
+        raw("", row(), "", " ", row(user="8"), newline="\r"),
+        [3, 6],
+        [OK, OK + 1],
+        blank=3,
+    ),
+    case(
+        "cr-then-crlf-is-an-empty-line-between",
+        f"{HEADER}\r\n{row()}\r\r\n{row(user='8')}\r".encode(),
+        [2, 4],
+        [OK, OK + 1],
+        blank=1,
+    ),
+    case(
+        "lone-cr-in-an-unquoted-value-ends-its-line",
+        raw(row(device="i\ros"), row(user="8")),
+        [4],
+        [OK + 1],
+        rejected=[(2, "field_count"), (3, "field_count")],
+    ),
+    case(
+        "lone-cr-inside-quotes-is-a-line-break-of-the-value",
+        raw(row(device='"i\ros"'), row(user="8")),
+        [2, 4],
+        [OK, OK + 1],
+    ),
+    # a BOM is dropped at the start of the file only; anywhere else it is data
+    case(
+        "bom-before-a-timestamp",
+        raw(row(), "\ufeff" + row(user="8")),
+        [2],
+        [OK],
+        rejected=[(3, "event_time_invalid")],
+    ),
+    case(
+        "bom-before-a-quote-makes-the-quote-text",
+        raw("\ufeff" + row(time='"2025-11-19T00:00:01Z"'), row(user="8")),
+        [3],
+        [OK + 1],
+        rejected=[(2, "event_time_invalid")],
+    ),
+    case(
+        "bom-in-a-text-value",
+        raw(row(device="\ufeffios"), row(country="\ufeff")),
+        [2, 3],
+        [OK, OK],
+    ),
+    case("bom-alone-on-a-line", raw("\ufeff", row()), [3], [OK], rejected=[(2, "field_count")]),
+    case(
+        "bom-alone-on-the-last-line",
+        raw(row()) + "\ufeff".encode(),
+        [2],
+        [OK],
+        rejected=[(3, "field_count")],
+    ),
 ]
 
 
@@ -157,6 +218,7 @@ QUOTING = [
         [4],
         [OK],
         rejected=[(2, "field_count")],
+        spans={2: 2},
     ),
     case(
         "quote-inside-an-unquoted-value-is-text",
@@ -165,11 +227,80 @@ QUOTING = [
         [OK, OK + 1],
     ),
     case(
-        "unterminated-quote-runs-to-the-end",
+        "unterminated-quote-costs-its-own-line",
         raw(row(), row(device='"ios'), row(user="8"), row(user="9")),
+        [2, 4, 5],
+        [OK, OK + 1, OK + 2],
+        rejected=[(3, "unterminated_quote")],
+    ),
+    case(
+        "unterminated-quote-on-the-last-line",
+        raw(row(), row(length='"10')),
         [2],
         [OK],
-        rejected=[(3, "field_count")],
+        rejected=[(3, "unterminated_quote")],
+    ),
+    case(
+        "unterminated-quote-without-a-final-line-break",
+        raw(row(), row(length='"10')).removesuffix(b"\n"),
+        [2],
+        [OK],
+        rejected=[(3, "unterminated_quote")],
+    ),
+    case(
+        "unterminated-quote-in-a-record-of-many-lines",  # cut at the end of the quote's line
+        raw(row(device='"a\nb"', country='"US'), row(user="8")),
+        [4],
+        [OK + 1],
+        rejected=[(2, "unterminated_quote")],
+        spans={2: 2},
+    ),
+    case(
+        "unterminated-quote-crlf",
+        raw(row(device='"ios'), row(user="8"), newline="\r\n"),
+        [3],
+        [OK + 1],
+        rejected=[(2, "unterminated_quote")],
+    ),
+    case(
+        "stray-quote-closed-by-a-later-one-is-one-record-of-many-lines",
+        raw(row(), row(length='"10'), row(user="8"), row(length='"10'), row(user="9")),
+        [2, 6],
+        [OK, OK + 2],
+        rejected=[(3, "line_break_in_value")],
+        spans={3: 3},
+    ),
+    case(
+        "line-break-in-event-time",
+        raw(row(time='"2025-11-19T00:00:01Z\n"'), row(user="8")),
+        [4],
+        [OK + 1],
+        rejected=[(2, "line_break_in_value")],
+        spans={2: 2},
+    ),
+    case(
+        "line-break-in-user-id",
+        raw(row(user='"\r\n7"')),
+        [],
+        [],
+        rejected=[(2, "line_break_in_value")],
+        spans={2: 2},
+    ),
+    case(
+        "line-break-in-a-number",
+        raw(row(amount='"5\n\n"'), row(premium='"\r1"')),
+        [],
+        [],
+        rejected=[(2, "line_break_in_value"), (5, "line_break_in_value")],
+        spans={2: 3, 5: 2},
+    ),
+    case(
+        "line-break-before-invalid-utf8-and-the-field-rules",
+        raw(row(time='""', user='"\n"')) + row(length='"\n"').encode() + b"\xff\n",
+        [],
+        [],
+        rejected=[(2, "line_break_in_value"), (4, "line_break_in_value")],
+        spans={2: 2, 4: 2},
     ),
 ]
 
@@ -217,6 +348,19 @@ HEADERS = [
         raw(row(), header=",".join(f'"{n}"' for n in HEADER.split(","))),
         [2],
         [OK],
+    ),
+    case(
+        "header-of-many-lines",  # one record, its quoted line breaks trimmed off the names
+        raw(row(), header=HEADER.replace("event_time", '"\nevent_time\r\n"')),
+        [4],
+        [OK],
+    ),
+    case("header-ends-in-a-lone-cr", raw(row(), newline="\r"), [2], [OK]),
+    case(
+        "header-of-many-lines-only",
+        raw(header=HEADER.replace("amount", '"amount\n"')).removesuffix(b"\n"),
+        [],
+        [],
     ),
 ]
 
@@ -326,6 +470,7 @@ QUARANTINE = [
         [5],
         [OK],
         [(2, "invalid_utf8")],
+        spans={2: 3},
     ),
     case(
         "surrounding-whitespace-ignored",
@@ -590,6 +735,7 @@ def test_rejected_rows_keep_line_reason_and_text():
     rejected = validate(data).rejected
     assert rejected["line"].tolist() == [2, 3, 4]
     assert rejected["reason"].tolist() == ["user_id_invalid", "field_count", "session_id_missing"]
+    assert rejected["lines"].tolist() == [1, 1, 2]
     first, short, multi = rejected.to_dict("records")
     assert first["user_id"] == "u7" and first["event_time"] == "2025-11-19T00:00:01Z"
     assert first["record"] == row(user="u7")
@@ -609,6 +755,23 @@ def test_summary_counts_reasons():
         1,
     )
     assert summary.quarantine_ratio == 4 / 5
+
+
+def test_the_summary_counts_the_lines_records_cover():
+    """A record of many lines counts as many lines, in the accounting and in the ratio."""
+    data = raw(
+        row(device='"a\nb"'),  # valid, lines 2-3
+        row(user="u", device='"\n\n\n"'),  # rejected, lines 4-7
+        row(length='"10'),  # unterminated, line 8
+        row(),
+        "",
+    )
+    summary = validate(data).summary
+    assert (summary.valid, summary.valid_lines) == (2, 3)
+    assert (summary.quarantined, summary.quarantined_lines) == (2, 5)
+    assert (summary.blank_lines, summary.data_lines) == (1, 9)
+    assert summary.reasons == {"user_id_invalid": 1, "unterminated_quote": 1}
+    assert summary.quarantine_ratio == 5 / 8
 
 
 # --- files refused as a whole ---------------------------------------------------------------------
@@ -656,6 +819,30 @@ def test_summary_counts_reasons():
             b"\n\n \n", HeaderError, ["missing required columns", "nothing"], id="only-blank-lines"
         ),
         pytest.param(b"\xff" + raw(), HeaderError, ["header is not UTF-8"], id="header-not-utf8"),
+        pytest.param(
+            raw(row(), bom=True).replace(b"event_time", b"\xef\xbb\xbfevent_time", 1),
+            HeaderError,
+            ["missing required columns: event_time"],
+            id="a-second-bom-is-data",
+        ),
+        pytest.param(
+            raw(row(), header=HEADER + ',"note'),
+            HeaderError,
+            ["line 1: a quote in the header is never closed"],
+            id="header-quote-never-closed",
+        ),
+        pytest.param(
+            raw(row(), header=HEADER + "," + "n" * MAX_HEADER_BYTES),
+            HeaderError,
+            ["line 1: the header is longer than 1,048,576 bytes"],
+            id="header-too-long",
+        ),
+        pytest.param(
+            raw(row(), header=HEADER + ',"' + "n\n" * (MAX_HEADER_BYTES // 2) + '"'),
+            HeaderError,
+            ["line 1: the header is longer than 1,048,576 bytes"],
+            id="header-too-long-in-quotes",
+        ),
     ],
 )
 def test_file_refused(data: bytes, error: type, fragments: list[str]):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from featurepipe.core.contract import ContractError, EmptyFileError, HeaderError
+from featurepipe.core.contract import BOM, ContractError, EmptyFileError, HeaderError
 from featurepipe.core.reading import read_batches
 from featurepipe_tests.core.support import (
     SOURCE,
@@ -36,6 +36,7 @@ class Rows:
     row_sums: list[float]
     rejected: list[tuple[int, str]] = field(default_factory=list)
     blank: int = 0
+    spans: dict[int, int] = field(default_factory=dict)  # lines of a rejected record, if not 1
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ EXPECTED: dict[str, Rows | Refused] = {
     "nul_byte.csv": Rows([2, 3], [20.5, 21.5], bad("field_count", 4)),
     "multibyte_utf8.csv": Rows(list(range(2, 16)), [k + 13.5 for k in range(1, 15)]),
     "multibyte_crlf_quoted.csv": Rows(list(range(2, 17, 2)), [k + 13.5 for k in range(1, 9)]),
+    "lone_cr_line_ends.csv": Rows([2, 4, 6], [20.5, 21.5, 22.5], blank=1),
+    "bom_mid_file.csv": Rows(
+        [2, 5, 7],
+        [20.5, 22.5, 24.5],
+        [(3, "event_time_invalid"), (4, "field_count"), (6, "event_time_invalid")],
+    ),
     # invalid UTF-8
     "invalid_utf8_latin1.csv": Rows(
         [2, 4], [20.5, 22.5], [(3, "invalid_utf8"), (5, "field_count")]
@@ -74,6 +81,9 @@ EXPECTED: dict[str, Rows | Refused] = {
     "quoted_commas.csv": Rows([2, 3], [20.5, 21.5]),
     "quoted_doubled_quotes.csv": Rows([2, 3], [20.5, 21.5], bad("session_id_missing", 4)),
     "quoted_line_breaks_lf.csv": Rows([2, 4, 5], [20.5, 21.5, 22.5], bad("user_id_invalid", 9)),
+    "line_breaks_in_single_line_values.csv": Rows(
+        [8], [22.5], bad("line_break_in_value", 2, 4, 6), spans={2: 2, 4: 2, 6: 2}
+    ),
     "quoted_line_breaks_crlf.csv": Rows([2, 4, 8], [20.5, 21.5, 22.5], blank=1),
     "long_quoted_field_with_line_breaks.csv": Rows(
         [2, 2003], [20.5, 21.5], bad("user_id_invalid", 2004)
@@ -91,8 +101,13 @@ EXPECTED: dict[str, Rows | Refused] = {
     ),
     "quote_inside_unquoted_value.csv": Rows([2, 3, 4], [20.5, 21.5, 22.5]),
     "text_after_closing_quote.csv": Rows([2, 3], [20.5, 21.5]),
-    "unterminated_quote_mid_file.csv": Rows([2], [20.5], bad("field_count", 3)),
-    "unterminated_quote_last_line.csv": Rows([2, 3], [20.5, 21.5]),
+    "unterminated_quote_mid_file.csv": Rows(
+        [2, 4, 5], [20.5, 22.5, 23.5], bad("unterminated_quote", 3)
+    ),
+    "unterminated_quote_last_line.csv": Rows([2], [20.5], bad("unterminated_quote", 3)),
+    "stray_quote_closed_lines_later.csv": Rows(
+        [2, 6], [20.5, 24.5], bad("line_break_in_value", 3), spans={3: 3}
+    ),
     "lines_of_only_quotes_are_not_blank.csv": Rows([2, 5], [20.5, 21.5], bad("field_count", 3, 4)),
     "long_field_1mb.csv": Rows([2, 3], [20.5, 21.5]),
     # header
@@ -106,6 +121,7 @@ EXPECTED: dict[str, Rows | Refused] = {
     "duplicated_column.csv": Refused(HeaderError, "duplicated columns: amount"),
     "header_names_case_sensitive.csv": Refused(HeaderError, "missing required columns: user_id"),
     "padded_header_names.csv": Rows([2], [20.5]),
+    "header_of_many_lines.csv": Rows([3], [20.5]),
     "reordered_columns.csv": Rows([2, 3], [6.5, 6.0]),
     "extra_unknown_columns.csv": Rows([2, 3], [20.5, 21.5]),
     "required_columns_only.csv": Rows([2, 3], [7.0, -3.0]),
@@ -186,8 +202,11 @@ def test_corpus_file(name: str):
     assert got.lines == expected.lines
     assert got.row_sums == expected.row_sums
     assert got.rejected == expected.rejected
+    assert got.rejected_lines == [expected.spans.get(n, 1) for n, _ in expected.rejected]
     assert got.blank == expected.blank
-    assert got.data_lines == len(expected.lines) + len(expected.rejected) + expected.blank
+    header_lines = 2 if name == "header_of_many_lines.csv" else 1
+    assert got.data_lines == len(data.removeprefix(BOM).splitlines()) - header_lines
+    assert got.adds_up()
     assert_same(got, reference(data))
 
 
@@ -207,6 +226,11 @@ CUT_EVERYWHERE = {
     "text_after_closing_quote.csv",
     "unterminated_quote_mid_file.csv",
     "blank_and_whitespace_lines.csv",
+    "lone_cr_line_ends.csv",
+    "bom_mid_file.csv",
+    "stray_quote_closed_lines_later.csv",
+    "line_breaks_in_single_line_values.csv",
+    "header_of_many_lines.csv",
 }
 
 
@@ -233,7 +257,8 @@ def test_tiny_blocks_really_cut_the_file():
     _, stats, batches = read_batches(io.BytesIO(data), SOURCE, block_size=64)
     sizes = [batch.fields.num_rows for batch in batches]
     assert len([size for size in sizes if size]) > 3
-    assert sum(sizes) == stats.data_lines == 8
+    assert sum(sizes) == 8
+    assert stats.data_lines == 16  # each record covers two lines
 
 
 # --- what some files hold, beyond the counts ----------------------------------------------
@@ -258,12 +283,23 @@ def test_quoting_oddities_are_read_as_csv_modules_read_them():
     assert events["device"].tolist() == ['i"o"s', '5"', "ios"]
 
 
-def test_unterminated_quote_swallows_the_rest_of_the_file():
+def test_an_unterminated_quote_costs_its_own_line():
     day = validate(read("unterminated_quote_mid_file.csv"))
-    (record,) = day.rejected["record"]
-    # lines 3 to 5 ended up in one record
-    assert [line.split(",")[1] for line in record.rstrip("\n").split("\n")] == ["8", "9", "10"]
-    assert day.summary.data_lines == 2
+    (record,) = day.rejected.to_dict("records")
+    assert (record["line"], record["lines"], record["reason"]) == (3, 1, "unterminated_quote")
+    assert record["record"] == '2025-11-19T00:00:01Z,8,s1,click,"ios,US,1,2.5,,10'
+    assert day.events["user_id"].tolist() == [7, 9, 10]
+    summary = day.summary
+    assert (summary.data_lines, summary.quarantined_lines, summary.valid_lines) == (4, 1, 3)
+
+
+def test_a_record_of_many_lines_counts_as_many_lines():
+    day = validate(read("stray_quote_closed_lines_later.csv"))
+    summary = day.summary
+    assert (summary.valid, summary.quarantined) == (2, 1)
+    assert (summary.valid_lines, summary.quarantined_lines) == (2, 3)
+    assert summary.quarantine_ratio == 3 / 5
+    assert day.rejected["lines"].tolist() == [3]
 
 
 def test_columns_reported():

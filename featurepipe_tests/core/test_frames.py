@@ -7,8 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from featurepipe.core import reading, validation
-from featurepipe.core.reading import read_batches
+from featurepipe.core import validation
 from featurepipe.core.validation import EventValidation
 from featurepipe_tests.core.support import SOURCE, raw, validate
 
@@ -55,52 +54,3 @@ def test_rejected_rows_left_at_the_end_come_in_a_last_frame(small_frames):
     data = raw(*rows(6))  # one frame of events, one rejected row held back
     frames = list(EventValidation(io.BytesIO(data), SOURCE).batches())
     assert [(len(e), len(r)) for e, r in frames] == [(4, 0), (0, 2)]
-
-
-def test_the_stream_is_read_at_most_a_chunk_ahead_of_the_batches():
-    """Memory follows the block size: the file is not read ahead into memory."""
-    block = 4096
-    stream = io.BytesIO(raw(*rows(20_000)))
-    _, _, batches = read_batches(stream, SOURCE, block_size=block)
-    positions = [stream.tell() for _ in batches]
-    assert len(positions) > 100
-    # The header read takes up to 64 KiB; past it, the batch being taken and one more chunk.
-    assert all(p <= max(64 << 10, (k + 2) * block) for k, p in enumerate(positions))
-    assert positions[-1] == len(stream.getvalue())
-
-
-def test_a_chunk_carries_only_the_blank_lines_near_it():
-    """Blank lines are counted once each, and what the tap keeps of them stays chunk-sized."""
-    lines = []
-    for row in rows(3000):
-        lines += [row, "", "   "]
-    data = raw(*lines)
-    day = validate(data, block_size=1024)
-    assert day.summary.blank_lines == 6000
-    assert day.summary.valid + day.summary.quarantined == 3000
-    stream = io.BytesIO(data)
-    _, rest = reading.read_header(stream, SOURCE)
-    tap = reading._Tap(rest, stream, 1024)
-    chunks = list(iter(tap.next_chunk, None))
-    assert len(chunks) > 50
-    # Each chunk holds at most its own empty lines and those of the record still pending.
-    assert all(c.empty_lines.size <= c.data.count(b"\n") + 1 for c in chunks)
-
-
-@pytest.mark.parametrize(
-    "padded_row",
-    [
-        "2025-11-19T00:00:00Z, 7 ,padded,click,web,DE,0,1.5,,3",  # spaces
-        "2025-11-19T00:00:00Z,\t7,padded,click,web,DE,0,1.5,,3",  # a tab
-        '2025-11-19T00:00:00Z,"\n7",padded,click,web,DE,0,1.5,,3',  # a quoted line feed
-    ],
-)
-def test_values_are_trimmed_in_a_chunk_whose_only_padding_is_one_value(padded_row: str):
-    """Chunks with no whitespace or quote byte skip trimming; any other chunk is trimmed."""
-    data = raw(*rows(400), padded_row, *rows(400))
-    stream = io.BytesIO(data)
-    _, _, batches = read_batches(stream, SOURCE, block_size=1024)
-    padded = [b.padded for b in batches]
-    assert padded.count(True) == 1 and len(padded) > 20
-    events = validate(data, block_size=1024).events
-    assert events.loc[events["session_id"] == "padded", "user_id"].tolist() == [7]

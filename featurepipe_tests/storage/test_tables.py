@@ -12,7 +12,8 @@ from featurepipe_tests.core.support import raw, validate
 
 def frame(lines: list[int]) -> pd.DataFrame:
     rows = EMPTY_REJECTED.reindex(range(len(lines)))
-    return rows.assign(line=lines, reason="field_count", record="x,y").astype(EMPTY_REJECTED.dtypes)
+    rows = rows.assign(line=lines, lines=1, reason="field_count", record="x,y")
+    return rows.astype(EMPTY_REJECTED.dtypes)
 
 
 def test_empty_frames_add_no_row_groups(tmp_path):

@@ -297,7 +297,8 @@ class DayRun:
         seconds = time.perf_counter() - started
         self._log(
             f"rows_in={summary.data_lines} valid={summary.valid} "
-            f"quarantined={summary.quarantined} blank={summary.blank_lines} "
+            f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
+            f"blank={summary.blank_lines} "
             f"seconds={seconds:.3f}"
         )
         return StagedValidation(
@@ -496,6 +497,8 @@ def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
         "rows_in": dg.MetadataValue.int(s.data_lines),
         "valid": dg.MetadataValue.int(s.valid),
         "quarantined": dg.MetadataValue.int(s.quarantined),
+        "valid_lines": dg.MetadataValue.int(s.valid_lines),
+        "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
         "blank_lines": dg.MetadataValue.int(s.blank_lines),
         "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
         "quarantine_reasons": dg.MetadataValue.json(s.reasons),

@@ -32,7 +32,7 @@ from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
-from featurepipe.storage.objects import ObjectInfo, ObjectStore
+from featurepipe.storage.objects import ObjectInfo, ObjectNotFound, ObjectStore
 from featurepipe.storage.tables import (
     StagedTable,
     TableWriter,
@@ -248,11 +248,7 @@ class DayRun:
             validation, blocked = None, None
             if VALIDATED in assets:
                 validation = yield from self._validate(info, work)
-                judgement = judge_quarantine(
-                    validation.summary.quarantine_ratio,
-                    self.config.warn_ratio,
-                    self.config.error_ratio,
-                )
+                judgement = self._judge(validation.summary.quarantine_ratio)
                 if judgement.verdict == Verdict.BLOCK:
                     blocked = f"quarantine_ratio: {judgement.summary}"
             features = None
@@ -335,6 +331,12 @@ class DayRun:
             },
         )
         yield from self._evaluate(VALIDATED_SCHEMA, **schema_pass(ValidatedEvents, v.summary.valid))
+        yield from self._quarantine_evaluation(judgement, v.summary.reasons)
+
+    def _judge(self, ratio: float) -> QuarantineJudgement:
+        return judge_quarantine(ratio, self.config.warn_ratio, self.config.error_ratio)
+
+    def _quarantine_evaluation(self, judgement: QuarantineJudgement, reasons: dict):
         severity = (
             dg.AssetCheckSeverity.WARN
             if judgement.verdict == Verdict.WARN
@@ -347,7 +349,7 @@ class DayRun:
             description=judgement.summary,
             metadata={
                 "quarantine_ratio": judgement.ratio,
-                "reasons": dg.MetadataValue.json(v.summary.reasons),
+                "reasons": dg.MetadataValue.json(reasons),
                 "warn_ratio": judgement.warn_ratio,
                 "error_ratio": judgement.error_ratio,
             },
@@ -426,10 +428,19 @@ class DayRun:
             with self._stored(VALIDATED) as path:
                 yield from self._feature_checks(rows, nulls, parquet_rows(path))
         if QUARANTINE_RATIO in checks:
-            raise dg.DagsterInvariantViolationError(
-                "quarantine_ratio is evaluated while validated_events is materialized; "
-                "materialize validated_events to evaluate it"
-            )
+            yield from self._rejudge_quarantine()
+
+    def _rejudge_quarantine(self):
+        """The ratio recorded with the day's validated_events, judged by this run's policy (a
+        person tightening or loosening the thresholds)."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=VALIDATED, asset_partitions=[self.day]), limit=1
+        ).records
+        if not records:
+            raise ObjectNotFound(f"validated_events {self.day}: never materialized")
+        recorded = records[0].asset_materialization.metadata
+        judgement = self._judge(recorded["quarantine_ratio"].value)
+        yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"].value)
 
     def _stored(self, asset: dg.AssetKey):
         return parquet_copy(self.store, self.bucket, asset_key_path(asset.path[-1], self.day))
@@ -454,7 +465,9 @@ class DayRun:
                 asset_key=key.asset_key,
                 check_name=key.name,
                 partition=self.day,
-                blocking=key == QUARANTINE_RATIO,
+                # It blocks the day's features while the day is built; judged again on its
+                # own, it reports and gates nothing.
+                blocking=key == QUARANTINE_RATIO and VALIDATED in self.selection.assets,
                 target_materialization_data=self._latest(key.asset_key),
                 **fields,
             )

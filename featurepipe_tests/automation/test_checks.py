@@ -15,7 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurepipe.core.sample import generate_day
-from featurepipe.defs.assets import FEATURES_SCHEMA, LEGACY, VALIDATED_SCHEMA, build_daily_events
+from featurepipe.defs.assets import (
+    FEATURES_SCHEMA,
+    LEGACY,
+    QUARANTINE_RATIO,
+    VALIDATED_SCHEMA,
+    build_daily_events,
+)
 from featurepipe.defs.checks import asset_checks
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
@@ -304,6 +310,43 @@ def test_pandera_check_reports_a_wrong_column_type(local_storage):
     assert not bad.passed
     assert "row_sum" in bad.metadata["failures"].value
     assert checks["validated_events:pandera_schema"].passed
+
+
+def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_storage):
+    put_raw(local_storage, DAY, day_file(rows=10, bad=1))
+    defs = dg.Definitions(
+        assets=ASSETS,
+        jobs=[
+            dg.define_asset_job(
+                "quarantine_only", selection=dg.AssetSelection.checks(QUARANTINE_RATIO)
+            )
+        ],
+        resources=resources(local_storage),
+    )
+    with dg.instance_for_test() as instance:
+        first = dg.materialize(
+            ASSETS,
+            partition_key=DAY,
+            resources=resources(local_storage),
+            run_config=policy(),
+            instance=instance,
+        )
+        assert evaluations(first)["validated_events:quarantine_ratio"].severity == (
+            dg.AssetCheckSeverity.WARN
+        )
+        stricter = defs.resolve_job_def("quarantine_only").execute_in_process(
+            instance=instance,
+            tags={"dagster/partition": DAY},
+            run_config=policy(error_ratio=0.05),
+        )
+    check = evaluations(stricter)["validated_events:quarantine_ratio"]
+    assert (check.passed, check.severity, check.partition) == (
+        False,
+        dg.AssetCheckSeverity.ERROR,
+        DAY,
+    )
+    assert check.metadata["quarantine_ratio"].value == pytest.approx(0.1)
+    assert check.metadata["reasons"].value == {"user_id_missing": 1}
 
 
 # --- the legacy CSV export --------------------------------------------------------------------

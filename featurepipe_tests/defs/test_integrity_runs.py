@@ -130,3 +130,25 @@ def test_a_killed_run_leaves_the_stored_day_and_its_staging_is_reclaimed(local_s
     assert not orphan.exists()
     assert list(root.iterdir()) == []
     assert len(stored_table(local_storage, "event_features", DAY)) > 1_400_000
+
+
+@pytest.mark.slow
+def test_a_stray_quote_in_a_day_of_a_million_events_costs_its_line(storage):
+    """The hostile-input review's case, through Dagster: line 13 opens a quote it never closes."""
+    rows = 1_000_000
+    lines = b"".join(generate_day(dt.date(2025, 11, 19), rows, malformed=0.0)).split(b"\n")
+    head, _, last = lines[12].rpartition(b",")
+    lines[12] = head + b',"' + last
+    put_raw(storage, DAY, b"\n".join(lines))
+    result = materialize(ASSETS, partition_key=DAY, resources=resources(storage))
+    assert result.success
+    (meta,) = (
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("validated_events")
+    )
+    assert (meta["rows_in"].value, meta["valid"].value) == (rows, rows - 1)
+    assert (meta["quarantined"].value, meta["quarantined_lines"].value) == (1, 1)
+    rejected = stored_table(storage, "rejected_events", DAY)
+    assert rejected[["line", "lines", "reason"]].values.tolist() == [[13, 1, "unterminated_quote"]]
+    assert len(stored_table(storage, "event_features", DAY)) == rows - 1

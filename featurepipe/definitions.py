@@ -4,7 +4,8 @@ import dagster as dg
 
 from featurepipe.defs import exports
 from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
-from featurepipe.defs.checks import asset_checks, raw_freshness_sensor
+from featurepipe.defs.checks import asset_checks
+from featurepipe.defs.freshness import with_raw_file_due
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.resources import storage_from_env
@@ -13,7 +14,7 @@ from featurepipe.defs.sensors import raw_file_sensor
 
 storage = storage_from_env()
 
-assets = [raw_events, validate_raw_events, event_features]
+assets = [with_raw_file_due(raw_events), validate_raw_events, event_features]
 if exports.ENABLED:
     assets.append(exports.legacy_features_csv)
 
@@ -22,7 +23,7 @@ defs = dg.Definitions(
     asset_checks=asset_checks,
     jobs=[featurepipe_job],
     schedules=[daily_schedule],
-    sensors=[raw_file_sensor, raw_freshness_sensor],
+    sensors=[raw_file_sensor],
     resources={
         "storage": storage,
         "io_manager": ParquetIOManager(storage=storage),

@@ -1,13 +1,11 @@
 """Asset checks on stored data, beside the checks each asset records while it runs."""
 
-import os
-
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
 from featurepipe.core.schemas import CHECK, EventFeatures, ValidatedEvents
-from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
+from featurepipe.defs.assets import event_features, validate_raw_events
 from featurepipe.defs.io_managers import ParquetBatches, stored_batches
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
@@ -62,15 +60,6 @@ def event_features_schema(context: dg.AssetCheckExecutionContext, storage: Stora
     return pandera_result(EventFeatures, stored(context, storage, "event_features"))
 
 
-# The raw file of a day is due by this hour (UTC) of the next day.
-RAW_DEADLINE_HOUR = int(os.environ.get("FEATUREPIPE_RAW_DEADLINE_HOUR", "6"))
-
-raw_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[raw_events], deadline_cron=f"0 {RAW_DEADLINE_HOUR} * * *", timezone="UTC"
-)
-raw_freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=raw_freshness_checks, name="raw_events_freshness"
-)
 schema_change_checks = dg.build_column_schema_change_checks(
     assets=[validate_raw_events, event_features]
 )
@@ -78,6 +67,5 @@ schema_change_checks = dg.build_column_schema_change_checks(
 asset_checks = [
     validated_events_schema,
     event_features_schema,
-    *raw_freshness_checks,
     *schema_change_checks,
 ]

@@ -329,11 +329,7 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
                 ("event_features", "row_sum_not_null"),
                 ("event_features", "one_row_per_valid_event"),
             } <= set(evaluations)
-            failed = {
-                key
-                for key, e in evaluations.items()
-                if not e.passed and key != ("raw_events", "freshness_check")
-            }
+            failed = {key for key, e in evaluations.items() if not e.passed}
             assert not failed, failed
         single = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         partitions = {

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features
+from featurepipe.core.schemas import EventFeatures, RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import (
     EMPTY_EVENTS,
     EMPTY_REJECTED,
@@ -17,7 +18,12 @@ from featurepipe.core.validation import (
     EventValidation,
 )
 from featurepipe.defs.io_managers import AS_BATCHES, RawFile, by_partition, one_or_many
-from featurepipe.defs.metadata import PREVIEW_ROWS, table_metadata
+from featurepipe.defs.metadata import (
+    PREVIEW_ROWS,
+    quarantine_reasons,
+    stored_table,
+    table_metadata,
+)
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import raw_key
@@ -102,7 +108,12 @@ def raw_events(context: dg.AssetExecutionContext, storage: StorageResource):
     ],
     **COMMON,
 )
-def validate_raw_events(context: dg.AssetExecutionContext, config: QuarantinePolicy, raw_events):
+def validate_raw_events(
+    context: dg.AssetExecutionContext,
+    config: QuarantinePolicy,
+    storage: StorageResource,
+    raw_events,
+):
     """Validate each raw file once, block by block, into validated and rejected rows.
 
     Batches go straight to staged Parquet files, so a day's memory is bounded by the block
@@ -114,7 +125,7 @@ def validate_raw_events(context: dg.AssetExecutionContext, config: QuarantinePol
             day_dir = Path(staging) / partition_key
             day_dir.mkdir()
             events[partition_key], rejected[partition_key], summaries[partition_key] = _validate(
-                context, partition_key, raw, day_dir
+                context, storage, partition_key, raw, day_dir
             )
         keys = context.partition_keys
         yield dg.Output(one_or_many(keys, events), "validated_events")
@@ -154,7 +165,11 @@ def quarantine_check(
 
 
 def _validate(
-    context: dg.AssetExecutionContext, partition_key: str, raw: RawFile, staging: Path
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    partition_key: str,
+    raw: RawFile,
+    staging: Path,
 ) -> tuple[StagedTable, StagedTable, DaySummary]:
     info = raw.info
     context.log.info(
@@ -186,14 +201,18 @@ def _validate(
         "quarantined": dg.MetadataValue.int(s.quarantined),
         "blank_lines": dg.MetadataValue.int(s.blank_lines),
         "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
-        "quarantine_reasons": dg.MetadataValue.json(s.reasons),
+        "quarantine_reasons": quarantine_reasons(s.reasons),
         "columns_absent": dg.MetadataValue.json(s.absent_columns),
         "columns_extra": dg.MetadataValue.json(s.extra_columns),
         "bytes_read": dg.MetadataValue.int(s.bytes_read),
         "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
     context.add_asset_metadata(
-        {**counts, **table_metadata(events_head, s.valid)},
+        {
+            **counts,
+            **table_metadata(events_head, s.valid, ValidatedEvents),
+            "stored_table": stored_table(storage, "validated_events", partition_key),
+        },
         asset_key="validated_events",
         partition_key=partition_key,
     )
@@ -201,7 +220,8 @@ def _validate(
         {
             "source": counts["source"],
             "quarantine_reasons": counts["quarantine_reasons"],
-            **table_metadata(rejected_head, s.quarantined),
+            **table_metadata(rejected_head, s.quarantined, RejectedEvents),
+            "stored_table": stored_table(storage, "rejected_events", partition_key),
         },
         asset_key="rejected_events",
         partition_key=partition_key,
@@ -232,7 +252,7 @@ def _head(head: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
     ins={"validated_events": dg.AssetIn(metadata=AS_BATCHES)},
     **COMMON,
 )
-def event_features(context: dg.AssetExecutionContext, validated_events):
+def event_features(context: dg.AssetExecutionContext, storage: StorageResource, validated_events):
     features, nulls, counts = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="featurepipe-") as staging:
         for partition_key, source in by_partition(context, validated_events).items():
@@ -250,7 +270,11 @@ def event_features(context: dg.AssetExecutionContext, validated_events):
                 "valid_recorded": _recorded_valid(context, partition_key),
             }
             context.add_asset_metadata(
-                {**table_metadata(head, writer.rows), **stats.metadata()},
+                {
+                    **table_metadata(head, writer.rows, EventFeatures),
+                    "stored_table": stored_table(storage, "event_features", partition_key),
+                    **stats.metadata(),
+                },
                 partition_key=partition_key,
             )
         yield dg.Output(one_or_many(context.partition_keys, features))

@@ -90,6 +90,12 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, day: str):
     return records[0]
 
 
+def reasons(metadata) -> dict[str, int]:
+    """{reason: rows} from a materialization's quarantine_reasons table."""
+    table = metadata["quarantine_reasons"]
+    return {record.data["reason"]: record.data["rows"] for record in table.records}
+
+
 def failure_text(result) -> str:
     """Every step failure of a run, with the causes, as text."""
     failures = result.get_step_failure_events()

@@ -18,6 +18,7 @@ from featurepipe_tests.defs.support import (
     dagster_home,
     expected_keys,
     files_under,
+    reasons,
     run,
 )
 
@@ -55,7 +56,7 @@ def check_day(buckets: Path, instance: dg.DagsterInstance, day: str, rows: int, 
     assert meta["valid"].value == len(validated)
     assert meta["quarantined"].value == len(rejected)
     assert meta["blank_lines"].value == 0
-    assert sum(meta["quarantine_reasons"].value.values()) == len(rejected)
+    assert sum(reasons(meta).values()) == len(rejected)
     for asset in ("raw_events", "rejected_events", "event_features"):
         assert metadata(instance, asset, day)[0] == run_id
     _, raw = metadata(instance, "raw_events", day)

@@ -14,6 +14,7 @@ from dagster._core.definitions.freshness_evaluator import FRESHNESS_EVALUATORS_B
 from dagster._core.loader import LoadingContextForTest
 from dagster._core.test_utils import freeze_time
 
+from featurepipe.defs import freshness as freshness_module
 from featurepipe.defs.assets import raw_events
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe_tests.conftest import csv_bytes
@@ -69,7 +70,7 @@ def test_raw_events_is_due_by_six_utc_the_next_day(local_storage):
 
 def test_the_deadline_hour_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("FEATUREPIPE_RAW_DEADLINE_HOUR", "9")
-    policy = runpy.run_module("featurepipe.defs.freshness")["RAW_FILE_DUE"]
+    policy = runpy.run_path(freshness_module.__file__)["RAW_FILE_DUE"]
     assert policy.deadline_cron == "0 9 * * *"
     assert policy.lower_bound_delta == dt.timedelta(hours=9)
     assert policy.timezone == "UTC"

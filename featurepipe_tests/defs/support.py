@@ -65,7 +65,7 @@ def materialize_range(storage, start: str, end: str, instance: dg.DagsterInstanc
     """One run over the days start..end, the way a single-run backfill launches it."""
     job = dg.Definitions(
         assets=ASSETS, resources=resources(storage)
-    ).get_implicit_global_asset_job_def()
+    ).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
         tags={RANGE_START: start, RANGE_END: end}, instance=instance, **kwargs
     )

@@ -1,6 +1,7 @@
 """Helpers shared by the Dagster-shell tests: raw files, resources, runs and what they stored."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 
 ASSETS = [raw_events, validate_raw_events, event_features]
 TABLES = ("validated_events", "rejected_events", "event_features")
+# What Python prints for a warning: `<file>:<line>: <Category>Warning: <message>`.
+WARNING_LINE = re.compile(r":\d+: \w*Warning: ")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 VENV_BIN = Path(sys.executable).parent
 
@@ -126,6 +129,10 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
         f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     )
     return proc
+
+
+def warning_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if WARNING_LINE.search(line)]
 
 
 def files_under(root: Path) -> set[str]:

@@ -14,6 +14,7 @@ from dagster._core.definitions.freshness_evaluator import FRESHNESS_EVALUATORS_B
 from dagster._core.loader import LoadingContextForTest
 from dagster._core.test_utils import freeze_time
 
+from featurepipe.definitions import defs
 from featurepipe.defs import freshness as freshness_module
 from featurepipe.defs.assets import raw_events
 from featurepipe.defs.io_managers import RawFileIOManager
@@ -28,11 +29,8 @@ def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-def project_defs() -> dg.Definitions:
-    return runpy.run_module("featurepipe.definitions")["defs"]
-
-
-def freshness(defs: dg.Definitions, instance: dg.DagsterInstance, at: str) -> FreshnessState:
+def freshness(instance: dg.DagsterInstance, at: str) -> FreshnessState:
+    """raw_events' state at `at`, as the daemon's freshness daemon would find it."""
     node = defs.resolve_asset_graph().get(RAW_EVENTS)
     evaluator = FRESHNESS_EVALUATORS_BY_POLICY_TYPE[type(node.freshness_policy)]()
     with freeze_time(utc(at)):
@@ -49,23 +47,22 @@ def materialize_at(storage, instance: dg.DagsterInstance, day: str, at: str) -> 
 
 
 def test_raw_events_is_due_by_six_utc_the_next_day(local_storage):
-    defs = project_defs()
     for day in ("2025-11-18", "2025-11-19", "2025-11-20"):
         put_raw(local_storage, day, csv_bytes(ROW))
     with dg.DagsterInstance.ephemeral() as instance:
-        assert freshness(defs, instance, "2025-11-20T07:00") == FreshnessState.UNKNOWN
+        assert freshness(instance, "2025-11-20T07:00") == FreshnessState.UNKNOWN
         # The schedule runs 2025-11-19 at 00:15 the next day: fresh until the next deadline.
         materialize_at(local_storage, instance, "2025-11-19", "2025-11-20T00:15")
-        assert freshness(defs, instance, "2025-11-20T05:59") == FreshnessState.PASS
-        assert freshness(defs, instance, "2025-11-21T05:59") == FreshnessState.PASS
+        assert freshness(instance, "2025-11-20T05:59") == FreshnessState.PASS
+        assert freshness(instance, "2025-11-21T05:59") == FreshnessState.PASS
         # 2025-11-20 was not in by 06:00 on the 21st.
-        assert freshness(defs, instance, "2025-11-21T06:00") == FreshnessState.FAIL
+        assert freshness(instance, "2025-11-21T06:00") == FreshnessState.FAIL
         # Its file came late, at 09:00: fresh again from then on.
         materialize_at(local_storage, instance, "2025-11-20", "2025-11-21T09:00")
-        assert freshness(defs, instance, "2025-11-21T09:01") == FreshnessState.PASS
+        assert freshness(instance, "2025-11-21T09:01") == FreshnessState.PASS
         # A day run before midnight cannot be the day that just ended: it does not count.
         materialize_at(local_storage, instance, "2025-11-18", "2025-11-22T23:00")
-        assert freshness(defs, instance, "2025-11-23T06:00") == FreshnessState.FAIL
+        assert freshness(instance, "2025-11-23T06:00") == FreshnessState.FAIL
 
 
 def test_the_deadline_hour_comes_from_the_environment(monkeypatch):
@@ -92,7 +89,6 @@ def test_a_deadline_hour_that_is_not_1_to_23_is_refused(value, tmp_path):
 
 def test_no_run_evaluates_freshness():
     """Freshness is the daemon's: no asset check, no sensor, nothing a run could select."""
-    defs = project_defs()
     graph = defs.resolve_asset_graph()
     checks = {key.name for key in graph.asset_check_keys}
     assert not [name for name in checks if "fresh" in name], checks

@@ -3,11 +3,11 @@ the definitions, `dg list defs` lists what featurepipe.definitions defines. (`dg
 `dg dev` run in test_dagster_cli.py.)"""
 
 import json
-import runpy
 from pathlib import Path
 
 import pytest
 
+from featurepipe.definitions import defs
 from featurepipe_tests.defs.support import VENV_BIN, clean_env, run, warning_lines
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,6 @@ def test_dg_check_defs():
 
 def test_dg_list_defs_is_featurepipe_definitions():
     listed = json.loads(run([DG, "list", "defs", "--json"], cwd=REPO, env=clean_env()).stdout)
-    defs = runpy.run_module("featurepipe.definitions")["defs"]
     graph = defs.resolve_asset_graph()
     assert {a["asset_key"] for a in listed["assets"]} == {
         key.to_user_string() for key in graph.get_all_asset_keys()

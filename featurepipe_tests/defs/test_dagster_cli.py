@@ -97,6 +97,7 @@ def test_sample_then_one_day(tmp_path, family):
     sample = [str(VENV_BIN / "featurepipe"), "sample", "--end", "2025-11-19"]
     proc = run([*sample, "--days", "3", "--rows", "500"], cwd=work, env=env)
     assert proc.stdout.count("(500 rows)") == 3
+    assert warning_lines(proc.stderr) == []
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
 
     command, notice = ONE_DAY[family]

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from featurepipe.defs.assets import build_daily_events
-from featurepipe.defs.checks import asset_checks, raw_freshness_sensor
+from featurepipe.defs.freshness import with_raw_file_due
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.resources import storage_from_env
@@ -37,16 +37,16 @@ def _days_per_run() -> int | None:
 
 
 def build(executor: dg.ExecutorDefinition) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor, with `executor` for every job."""
+    """Every asset, job, schedule and sensor, with `executor` for every job."""
     storage = storage_from_env()
     # The old pipeline's features_YYYYMMDD.csv, for consumers not yet moved to Parquet.
     legacy_csv = os.environ.get("FEATUREPIPE_LEGACY_CSV", "false").lower() in ("1", "true", "yes")
+    pipeline = build_daily_events(legacy_csv, backfill_days_per_run=_days_per_run())
     return dg.Definitions(
-        assets=[build_daily_events(legacy_csv, backfill_days_per_run=_days_per_run())],
-        asset_checks=asset_checks,
+        assets=[with_raw_file_due(pipeline)],
         jobs=[featurepipe_job],
         schedules=[daily_schedule],
-        sensors=[raw_file_sensor, raw_freshness_sensor],
+        sensors=[raw_file_sensor],
         resources={
             "storage": storage,
             "io_manager": ParquetIOManager(storage=storage),

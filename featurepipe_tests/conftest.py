@@ -1,5 +1,6 @@
 """Shared fixtures: local buckets in a temp dir, and a real S3-protocol server on loopback."""
 
+import re
 import socket
 from collections.abc import Iterator
 
@@ -7,9 +8,20 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from featurepipe.defs import DELIBERATE
 from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import LocalStore
 from featurepipe_tests.storage import faultproxy
+
+
+def pytest_configure(config):
+    """featurepipe's deliberate warnings (featurepipe/defs/__init__.py) as pytest filters too:
+    pytest resets Python's filters around each test, and pyproject.toml turns every other
+    beta, preview or supersession warning into an error."""
+    for category, message in DELIBERATE.values():
+        name = f"{category.__module__}.{category.__name__}"
+        config.addinivalue_line("filterwarnings", f"ignore:{re.escape(message)}:{name}")
+
 
 RAW_BUCKET = "datapipeline-raw-data"
 FEATURE_BUCKET = "datapipeline-feature-data"

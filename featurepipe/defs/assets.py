@@ -24,15 +24,20 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features, legacy_csv
 from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
-from featurepipe.core.schemas import CHECK, EventFeatures, ValidatedEvents
+from featurepipe.core.schemas import CHECK, EventFeatures, RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
 from featurepipe.defs.config import QuarantinePolicy
-from featurepipe.defs.metadata import PREVIEW_ROWS, table_metadata
+from featurepipe.defs.metadata import (
+    PREVIEW_ROWS,
+    quarantine_reasons,
+    stored_table,
+    table_metadata,
+)
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
-from featurepipe.storage.objects import ObjectInfo, ObjectNotFound, ObjectStore
+from featurepipe.storage.objects import ObjectInfo, ObjectNotFound
 from featurepipe.storage.tables import (
     StagedTable,
     TableWriter,
@@ -234,7 +239,7 @@ class DayRun:
 
     def __init__(self, context, config, storage: StorageResource, selection: Selection, day):
         self.context, self.config, self.selection, self.day = context, config, selection, day
-        self.store: ObjectStore = storage.store
+        self.storage, self.store = storage, storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
         self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
 
@@ -317,7 +322,7 @@ class DayRun:
             VALIDATED,
             {
                 **counts,
-                **table_metadata(v.events_head, v.summary.valid),
+                **table_metadata(v.events_head, v.summary.valid, ValidatedEvents),
                 **self._commit(VALIDATED, v.events.path),
             },
         )
@@ -326,17 +331,17 @@ class DayRun:
             {
                 "source": counts["source"],
                 "quarantine_reasons": counts["quarantine_reasons"],
-                **table_metadata(v.rejected_head, v.summary.quarantined),
+                **table_metadata(v.rejected_head, v.summary.quarantined, RejectedEvents),
                 **self._commit(REJECTED, v.rejected.path),
             },
         )
         yield from self._evaluate(VALIDATED_SCHEMA, **schema_pass(ValidatedEvents, v.summary.valid))
-        yield from self._quarantine_evaluation(judgement, v.summary.reasons)
+        yield from self._quarantine_evaluation(judgement, quarantine_reasons(v.summary.reasons))
 
     def _judge(self, ratio: float) -> QuarantineJudgement:
         return judge_quarantine(ratio, self.config.warn_ratio, self.config.error_ratio)
 
-    def _quarantine_evaluation(self, judgement: QuarantineJudgement, reasons: dict):
+    def _quarantine_evaluation(self, judgement: QuarantineJudgement, reasons: dg.MetadataValue):
         severity = (
             dg.AssetCheckSeverity.WARN
             if judgement.verdict == Verdict.WARN
@@ -349,7 +354,7 @@ class DayRun:
             description=judgement.summary,
             metadata={
                 "quarantine_ratio": judgement.ratio,
-                "reasons": dg.MetadataValue.json(reasons),
+                "reasons": reasons,
                 "warn_ratio": judgement.warn_ratio,
                 "error_ratio": judgement.error_ratio,
             },
@@ -373,7 +378,7 @@ class DayRun:
         yield self._materialization(
             FEATURES,
             {
-                **table_metadata(f.head, f.table.rows),
+                **table_metadata(f.head, f.table.rows, EventFeatures),
                 **{f"row_sum_{k}": dg.MetadataValue.float(v) for k, v in f.stats.summary().items()},
                 **self._commit(FEATURES, f.table.path),
             },
@@ -440,7 +445,7 @@ class DayRun:
             raise ObjectNotFound(f"validated_events {self.day}: never materialized")
         recorded = records[0].asset_materialization.metadata
         judgement = self._judge(recorded["quarantine_ratio"].value)
-        yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"].value)
+        yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"])
 
     def _stored(self, asset: dg.AssetKey):
         return parquet_copy(self.store, self.bucket, asset_key_path(asset.path[-1], self.day))
@@ -450,7 +455,7 @@ class DayRun:
         written = self.store.put_file(self.bucket, key, path)
         self._log(f"action=put_object bucket={self.bucket} key={key} bytes={written}")
         return {
-            "uri": dg.MetadataValue.text(self.store.uri(self.bucket, key)),
+            "stored_table": stored_table(self.storage, asset.path[-1], self.day),
             "bytes_written": dg.MetadataValue.int(written),
         }
 
@@ -514,7 +519,7 @@ def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
         "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
         "blank_lines": dg.MetadataValue.int(s.blank_lines),
         "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
-        "quarantine_reasons": dg.MetadataValue.json(s.reasons),
+        "quarantine_reasons": quarantine_reasons(s.reasons),
         "columns_absent": dg.MetadataValue.json(s.absent_columns),
         "columns_extra": dg.MetadataValue.json(s.extra_columns),
         "bytes_read": dg.MetadataValue.int(s.bytes_read),

@@ -1,18 +1,149 @@
-"""Materialization metadata a person reads in the UI: counts, schema, a preview."""
+"""Materialization metadata a person reads in the UI: counts, the column schema with each
+column's description and pandera rules, whole records, quarantine reasons, where a table is.
+
+Column descriptions and rules come from the pandera models in featurepipe.core.schemas, the
+same ones that check the tables; column types are the stored frame's dtypes.
+"""
+
+import math
+from collections.abc import Mapping
+from urllib.parse import quote, urlparse
 
 import dagster as dg
 import pandas as pd
+import pandera.pandas as pa
+
+from featurepipe.defs.resources import StorageResource
+from featurepipe.storage.keys import asset_key_path
+from featurepipe.storage.objects import ObjectStore, S3Store
 
 PREVIEW_ROWS = 5
+# A preview shows every field of a row whole, up to this many characters (a quoted field may
+# hold a megabyte); the stored table has the rest.
+PREVIEW_TEXT_CHARS = 2000
+# pandera's comparison checks, as a person writes them.
+OPERATORS = {
+    "equal_to": "==",
+    "not_equal_to": "!=",
+    "less_than": "<",
+    "less_than_or_equal_to": "<=",
+    "greater_than": ">",
+    "greater_than_or_equal_to": ">=",
+}
+AWS_CONSOLE_OBJECT = (
+    "https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={key}"
+)
 
 
-def table_metadata(frame: pd.DataFrame, rows: int) -> dict[str, dg.MetadataValue]:
-    """Row count, the column schema and a preview, from the table's first rows."""
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()]
-    )
+def table_metadata(
+    frame: pd.DataFrame, rows: int, schema: type[pa.DataFrameModel]
+) -> dict[str, dg.MetadataValue]:
+    """Row count, the column schema and a preview of the first rows, for a table that `schema`
+    checks; `frame` holds its first rows (or none) with the stored dtypes."""
+    columns = column_schema(frame, schema)
     return {
         "dagster/row_count": dg.MetadataValue.int(rows),
-        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
-        "preview": dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(columns),
+        "preview": preview(frame, columns),
     }
+
+
+def column_schema(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> dg.TableSchema:
+    """Each column of `frame` with its dtype, and its description and rules from `schema`."""
+    checked = schema.to_schema()
+    rules = ["no other columns"] if checked.strict else []
+    columns = []
+    for name, dtype in frame.dtypes.items():
+        column = checked.columns.get(name)
+        if column is None:
+            columns.append(dg.TableColumn(name, str(dtype)))
+            continue
+        constraints = dg.TableColumnConstraints(
+            nullable=column.nullable,
+            unique=column.unique,
+            other=[rule(check) for check in column.checks],
+        )
+        columns.append(
+            dg.TableColumn(
+                name, str(dtype), description=column.description, constraints=constraints
+            )
+        )
+    return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=rules))
+
+
+def rule(check: pa.Check) -> str:
+    """A pandera check as a person writes it: `>= 2`, `length >= 1`, `one of: a, b`."""
+    stats = check.statistics
+    if check.description:
+        return check.description
+    if check.name in OPERATORS:
+        (value,) = stats.values()
+        return f"{OPERATORS[check.name]} {value}"
+    if check.name == "str_length" and stats["exact_value"] is None:
+        low, high = stats["min_value"], stats["max_value"]
+        bounds = []
+        if low is not None:
+            bounds.append(f">= {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        return "length " + " and ".join(bounds)
+    if check.name == "isin":
+        return "one of: " + ", ".join(map(str, stats["allowed_values"]))
+    return check.error or check.name
+
+
+def preview(frame: pd.DataFrame, columns: dg.TableSchema) -> dg.MetadataValue:
+    """The first rows as a table: every column, each value whole up to PREVIEW_TEXT_CHARS."""
+    records = [
+        dg.TableRecord({name: _cell(value) for name, value in row.items()})
+        for row in frame.head(PREVIEW_ROWS).to_dict(orient="records")
+    ]
+    return dg.MetadataValue.table(records, schema=columns)
+
+
+def _cell(value) -> str | int | float | bool | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, str):
+        extra = len(value) - PREVIEW_TEXT_CHARS
+        return value if extra <= 0 else f"{value[:PREVIEW_TEXT_CHARS]}… ({extra} more characters)"
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+REASONS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("reason", "string", description="The first rule of the contract it broke."),
+        dg.TableColumn("rows", "int", description="Rows quarantined for it."),
+    ]
+)
+
+
+def quarantine_reasons(reasons: Mapping[str, int]) -> dg.MetadataValue:
+    """Rows quarantined by reason, most first, as a table."""
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    records = [dg.TableRecord({"reason": reason, "rows": int(n)}) for reason, n in ranked]
+    return dg.MetadataValue.table(records, schema=REASONS_SCHEMA)
+
+
+def stored_table(storage: StorageResource, asset: str, partition_key: str) -> dg.MetadataValue:
+    """Where a day's table is stored: on AWS, a link to the object in the S3 console; elsewhere
+    its path (a local file, or an s3:// URI on another S3 server), which the UI lets one copy."""
+    store, bucket = storage.store, storage.feature_bucket
+    key = asset_key_path(asset, partition_key)
+    region = aws_region(store)
+    if region is None:
+        return dg.MetadataValue.path(store.uri(bucket, key))
+    url = AWS_CONSOLE_OBJECT.format(bucket=bucket, region=region, key=quote(key, safe=""))
+    return dg.MetadataValue.url(url)
+
+
+def aws_region(store: ObjectStore) -> str | None:
+    """The region of a store on AWS S3 itself; None for local disk and other S3 servers."""
+    if not isinstance(store, S3Store):
+        return None
+    host = urlparse(store.client.meta.endpoint_url).hostname or ""
+    return store.client.meta.region_name if host.endswith(".amazonaws.com") else None

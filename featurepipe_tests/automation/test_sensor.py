@@ -1,5 +1,6 @@
 """The raw-bucket sensor against real stored files, on local buckets and on an S3 server."""
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -9,10 +10,13 @@ import dagster as dg
 import pytest
 
 from featurepipe.defs import sensors
+from featurepipe.defs.assets import raw_events
+from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.sensors import raw_file_sensor
 from featurepipe.storage.objects import S3Store
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
+from featurepipe_tests.defs.support import RANGE_END, RANGE_START
 
 ROW = "2025-11-19T00:00:01Z,7,s1,click,ios,US,1,2.5,,10"
 FIRST_DAY = daily_partitions.start.date()
@@ -51,9 +55,19 @@ def clear_log():
     LOG.lines.clear()
 
 
-def evaluate(storage, cursor: str | None = None) -> dg.SensorResult:
-    """One tick; what the sensor logs goes to LOG (the sensor's logger does not propagate)."""
-    with dg.build_sensor_context(cursor=cursor, resources={"storage": storage}) as context:
+def evaluate(
+    storage, cursor: str | None = None, instance: dg.DagsterInstance | None = None
+) -> dg.SensorResult:
+    """One tick against `instance` (by default one with nothing materialized); what the sensor
+    logs goes to LOG (the sensor's logger does not propagate)."""
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        context = stack.enter_context(
+            dg.build_sensor_context(
+                cursor=cursor, resources={"storage": storage}, instance=instance
+            )
+        )
         context.log.addHandler(LOG)
         result = raw_file_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -195,3 +209,53 @@ def test_many_files_across_list_pages_are_each_requested_once(storage, monkeypat
     assert json.loads(result.cursor) == listed
 
     assert evaluate(storage, result.cursor).run_requests == []
+
+
+def materialize_raw(storage, instance: dg.DagsterInstance, first: str, last: str) -> None:
+    """raw_events for the days first..last in one run, as a single-run backfill does it."""
+    resources = {"storage": storage, "raw_io_manager": RawFileIOManager(storage=storage)}
+    tags = {RANGE_START: first, RANGE_END: last}
+    assert dg.materialize([raw_events], resources=resources, instance=instance, tags=tags).success
+
+
+def test_first_tick_skips_files_whose_etag_raw_events_recorded(storage, monkeypatch):
+    """The sensor switched on over a bucket whose days are already materialized launches
+    nothing for them; a replaced file and a new one each run once."""
+    # Two days per query and one record per page: the event log is read in several of each.
+    monkeypatch.setattr(sensors, "DAYS_PER_QUERY", 2)
+    monkeypatch.setattr(sensors, "RECORDS_PER_PAGE", 1)
+    for day in ("20251117", "20251118", "20251119"):
+        put(storage, f"user_events_{day}.csv", csv_bytes(ROW))
+    with dg.DagsterInstance.ephemeral() as instance:
+        materialize_raw(storage, instance, "2025-11-17", "2025-11-19")
+        replaced = put(storage, "user_events_20251118.csv", csv_bytes(ROW, ROW))
+        new = put(storage, "user_events_20251120.csv", csv_bytes(ROW))
+
+        first = evaluate(storage, instance=instance)
+        assert sorted((r.partition_key, r.run_key) for r in first.run_requests) == [
+            ("2025-11-18", f"user_events_20251118.csv:{replaced}"),
+            ("2025-11-20", f"user_events_20251120.csv:{new}"),
+        ]
+        listed = {info.key: info.etag for info in storage.store.list(RAW_BUCKET)}
+        assert json.loads(first.cursor) == listed  # the skipped files are remembered too
+        (skipped,) = logged("skip")
+        assert "keys=user_events_20251117.csv,user_events_20251119.csv " in skipped
+
+        assert evaluate(storage, first.cursor, instance).run_requests == []
+
+
+def test_a_day_run_again_by_hand_is_judged_by_its_latest_materialization(storage):
+    """A day materialized, its file replaced and the day materialized again (say by hand)
+    before the sensor looks: the latest ETag counts, and nothing is launched."""
+    key = "user_events_20251119.csv"
+    put(storage, key, csv_bytes(ROW))
+    with dg.DagsterInstance.ephemeral() as instance:
+        materialize_raw(storage, instance, "2025-11-19", "2025-11-19")
+        old = json.dumps({"user_events_20251119.csv": storage.store.require(RAW_BUCKET, key).etag})
+        put(storage, key, csv_bytes(ROW, ROW))
+        materialize_raw(storage, instance, "2025-11-19", "2025-11-19")
+        assert evaluate(storage, old, instance).run_requests == []
+        # Replaced once more and not yet run: now it is requested.
+        newest = put(storage, key, csv_bytes(ROW, ROW, ROW))
+        (request,) = evaluate(storage, old, instance).run_requests
+        assert request.run_key == f"{key}:{newest}"

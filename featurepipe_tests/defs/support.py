@@ -1,6 +1,7 @@
 """Helpers shared by the Dagster-shell tests: raw files, resources, runs and what they stored."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 
 ASSETS = [build_daily_events()]
 TABLES = ("validated_events", "rejected_events", "event_features")
+# What Python prints for a warning: `<file>:<line>: <Category>Warning: <message>`.
+WARNING_LINE = re.compile(r":\d+: \w*Warning: ")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 VENV_BIN = Path(sys.executable).parent
 
@@ -65,7 +68,7 @@ def materialize_range(storage, start: str, end: str, instance: dg.DagsterInstanc
     """One run over the days start..end, the way a single-run backfill launches it."""
     job = dg.Definitions(
         assets=ASSETS, resources=resources(storage)
-    ).get_implicit_global_asset_job_def()
+    ).resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
         tags={RANGE_START: start, RANGE_END: end}, instance=instance, **kwargs
     )
@@ -88,6 +91,12 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, day: str):
     ).records
     assert records, f"no materialization of {asset} {day}"
     return records[0]
+
+
+def reasons(metadata) -> dict[str, int]:
+    """{reason: rows} from a materialization's quarantine_reasons table."""
+    table = metadata["quarantine_reasons"]
+    return {record.data["reason"]: record.data["rows"] for record in table.records}
 
 
 def failure_text(result) -> str:
@@ -120,6 +129,10 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
         f"{args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     )
     return proc
+
+
+def warning_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if WARNING_LINE.search(line)]
 
 
 def files_under(root: Path) -> set[str]:

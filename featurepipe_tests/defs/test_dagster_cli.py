@@ -1,7 +1,6 @@
-"""The real `featurepipe` and `dagster` command lines, in subprocesses, as a user runs them."""
+"""The real `featurepipe`, `dagster` and `dg` command lines, in subprocesses, as users run them."""
 
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -19,15 +18,20 @@ from featurepipe_tests.defs.support import (
     dagster_home,
     expected_keys,
     files_under,
+    reasons,
     run,
+    warning_lines,
 )
+from featurepipe_tests.ui.devserver import serving
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
 DAYS = ["2025-11-17", "2025-11-18", "2025-11-19"]
 RAW_FILES = {"user_events_20251117.csv", "user_events_20251118.csv", "user_events_20251119.csv"}
 MATERIALIZE = [str(VENV_BIN / "dagster"), "asset", "materialize", "-m", "featurepipe.definitions"]
+LAUNCH = [str(VENV_BIN / "dg"), "launch", "--target-path", str(REPO)]
 
 
 def metadata(instance: dg.DagsterInstance, asset: str, day: str):
@@ -56,7 +60,7 @@ def check_day(buckets: Path, instance: dg.DagsterInstance, day: str, rows: int, 
     assert meta["valid"].value == len(validated)
     assert meta["quarantined"].value == len(rejected)
     assert meta["blank_lines"].value == 0
-    assert sum(meta["quarantine_reasons"].value.values()) == len(rejected)
+    assert sum(reasons(meta).values()) == len(rejected)
     for asset in ("raw_events", "rejected_events", "event_features"):
         assert metadata(instance, asset, day)[0] == run_id
     _, raw = metadata(instance, "raw_events", day)
@@ -66,9 +70,25 @@ def check_day(buckets: Path, instance: dg.DagsterInstance, day: str, rows: int, 
     return meta
 
 
-def test_sample_then_one_day(tmp_path):
-    """`featurepipe sample` and `dagster asset materialize --partition`, with the buckets
-    where FEATUREPIPE_LOCAL_ROOT says and nothing written to the working directory."""
+# One day, in each command family the README shows. `dagster asset materialize` may only say
+# that Dagster now prefers `dg launch`.
+ONE_DAY = {
+    "dagster": (
+        [*MATERIALIZE, "--select", "*", "--partition", "2025-11-19"],
+        "SupersessionWarning: Function `asset_materialize_command` is superseded",
+    ),
+    "dg": (
+        [*LAUNCH, "--assets", "*", "--partition", "2025-11-19"],
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(ONE_DAY))
+def test_sample_then_one_day(tmp_path, family):
+    """`featurepipe sample`, then one day with `dagster asset materialize --partition` or
+    `dg launch --partition`: the buckets where FEATUREPIPE_LOCAL_ROOT says, nothing written to
+    the working directory, and no warning."""
     buckets = tmp_path / "buckets"
     home = dagster_home(tmp_path / "dagster_home")
     env = clean_env(FEATUREPIPE_LOCAL_ROOT=str(buckets), DAGSTER_HOME=str(home))
@@ -78,9 +98,13 @@ def test_sample_then_one_day(tmp_path):
     sample = [str(VENV_BIN / "featurepipe"), "sample", "--end", "2025-11-19"]
     proc = run([*sample, "--days", "3", "--rows", "500"], cwd=work, env=env)
     assert proc.stdout.count("(500 rows)") == 3
+    assert warning_lines(proc.stderr) == []
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
 
-    run([*MATERIALIZE, "--select", "*", "--partition", "2025-11-19"], cwd=work, env=env)
+    command, notice = ONE_DAY[family]
+    proc = run(command, cwd=work, env=env)
+    warnings = [line for line in warning_lines(proc.stderr) if not notice or notice not in line]
+    assert warnings == []
     assert files_under(buckets / FEATURE_BUCKET) == expected_keys("2025-11-19")
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
     assert list(work.iterdir()) == []
@@ -115,36 +139,56 @@ def test_loading_the_definitions_leaves_dagster_aws_unimported(tmp_path):
     assert proc.stdout.strip() == "[]"
 
 
-def readme_first_command() -> list[list[str]]:
-    """The pipeline steps of README.md's set-up command, minus creating the venv and pip."""
-    text = README.read_text()
-    block = re.search(r"\*\*Set up on a fresh machine\*\*.*?```bash\n(.*?)```", text, re.S)
+def readme_first_command() -> str:
+    """README.md's set-up command after creating the venv and installing into it."""
+    block = re.search(
+        r"\*\*Set up on a fresh machine\*\*.*?```bash\n(.*?)```", README.read_text(), re.S
+    )
     assert block, "README.md lost its set-up command"
-    steps = [shlex.split(step) for step in block.group(1).strip().split("&&")]
-    pipeline = [s for s in steps if Path(s[0]).name not in ("python3", "pip")]
-    assert [Path(s[0]).name for s in pipeline] == ["featurepipe", "dagster"], pipeline
-    assert all(s[0].startswith(".venv/bin/") for s in pipeline)
-    return [[str(VENV_BIN / Path(s[0]).name), *s[1:]] for s in pipeline]
+    command = block.group(1).strip()
+    install = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && "
+    assert command.startswith(install), command
+    return command.removeprefix(install)
 
 
-def test_readme_first_command(tmp_path):
-    """README: three days of sample data (0.1% malformed), materialized with
-    --partition-range in ONE run, land under .featurepipe/buckets/ of the working directory."""
-    sample, materialize = readme_first_command()
-    assert materialize[materialize.index("--partition-range") + 1] == "2025-11-17...2025-11-19"
-    home = dagster_home(tmp_path / "dagster_home")
+PARTITION_STATS = """
+query Stats($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode { partitionStats { numMaterialized } }
+  }
+}"""
+
+
+def test_readme_first_command_then_the_ui(tmp_path):
+    """README: three days of sample data (0.1% malformed), materialized with --partition-range
+    in ONE run, land under .featurepipe/ of the checkout, with no warning; the run is in the
+    instance at .featurepipe/dagster/, and `dg dev` started in the same shell shows it."""
+    command = readme_first_command()
+    assert "--partition-range 2025-11-17...2025-11-19" in command
+    # A checkout: the project's files and its venv.
     work = tmp_path / "checkout"
     work.mkdir()
-    env = clean_env(DAGSTER_HOME=str(home))
+    (work / ".venv").symlink_to(VENV_BIN.parent)
+    (work / "featurepipe").symlink_to(REPO / "featurepipe")
+    (work / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    instance_dir = work / ".featurepipe" / "dagster"
+    dagster_home(instance_dir)  # the default instance, but no telemetry: loopback only
+    env = clean_env()
+    env.pop("PWD", None)  # bash sets it to the working directory, as a terminal's shell has it
 
-    run(sample, cwd=work, env=env)
-    buckets = work / ".featurepipe" / "buckets"
-    assert files_under(buckets / "datapipeline-raw-data") == RAW_FILES
-    run(materialize, cwd=work, env=env)
-    assert files_under(buckets / "datapipeline-feature-data") == expected_keys(*DAYS)
-    assert files_under(buckets / "datapipeline-raw-data") == RAW_FILES
+    # The command as written, then `dg dev` in the same shell.
+    script = f'{command} && exec .venv/bin/dg dev "$@"'
+    shell = ["bash", "-c", script, "bash"]
+    with serving(shell, work, env, tmp_path / "dev.log", startup_by=300) as server:
+        assert warning_lines(server.text()) == []
+        buckets = work / ".featurepipe" / "buckets"
+        assert files_under(buckets / "datapipeline-raw-data") == RAW_FILES
+        assert files_under(buckets / "datapipeline-feature-data") == expected_keys(*DAYS)
+        for asset in ("raw_events", *TABLES):
+            node = server.graphql(PARTITION_STATS, {"path": [asset]})["assetNodeOrError"]
+            assert node["partitionStats"]["numMaterialized"] == len(DAYS), asset
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
         (one_run,) = instance.get_runs()
         assert one_run.tags[RANGE_START] == "2025-11-17"
         assert one_run.tags[RANGE_END] == "2025-11-19"

@@ -94,6 +94,8 @@ CHART_KEYS: dict[str, object] = {
     "redis": {"enabled", "internal", "usePassword", "password", "host", "port", "brokerDbNumber"},
     "flower": {"enabled", "image", "service", "resources", "nodeSelector", "affinity"},
     "telemetry": {"enabled"},
+    # Merged as is into the instance the chart renders.
+    "additionalInstanceConfig": K8S,
     "dagsterWebserver": {
         "replicaCount",
         "image",
@@ -535,6 +537,7 @@ def chart_instance(values: dict) -> dict:
             "max_retries": retries["maxRetries"],
             "retry_on_asset_or_op_failure": retries["retryOnAssetOrOpFailure"],
         },
+        **values["additionalInstanceConfig"],
     }
 
 
@@ -544,6 +547,8 @@ def test_helm_values_render_the_instance_of_dagster_yaml(values, instance_env):
     # The same queue, limits, retries and log uploads on Kubernetes as on one host.
     assert rendered["run_coordinator"] == local["run_coordinator"]
     assert rendered["run_retries"] == local["run_retries"]
+    # raw_events' FreshnessPolicy is evaluated by the daemon on both.
+    assert rendered["freshness"] == local["freshness"] == {"enabled": True}
     assert rendered["compute_logs"]["config"]["prefix"] == local["compute_logs"]["config"]["prefix"]
     assert (
         rendered["compute_logs"]["config"]["upload_interval"]

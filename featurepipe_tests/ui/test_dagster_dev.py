@@ -1,28 +1,31 @@
 """`dagster dev` for real: the webserver and daemon on loopback, driven through GraphQL.
 
-One partition is launched as a run of the daily job, two more as an asset backfill over a
-range; both must succeed, store their Parquet tables and record their asset checks. The
-processes are shut down the way a person does it (Ctrl-C), and none may be left behind.
+One partition is launched as a run of the daily job, two more as an asset backfill of every
+asset ("Materialize all") over a range; both must succeed, store their Parquet tables and
+record their asset checks, none of which fails or is about another day. What the UI shows is
+read back: readable step names, raw_events' freshness as the daemon judged it, a day's metadata.
+Nothing prints a warning. The processes are shut down the way a person does it (Ctrl-C), and
+none may be left behind.
 """
 
-import contextlib
 import datetime as dt
 import json
 import os
-import signal
-import subprocess
+import re
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from featurepipe.core.sample import generate_day
-from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, free_port
+from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
+from featurepipe_tests.defs.support import warning_lines
+from featurepipe_tests.ui.devserver import DevServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -34,72 +37,36 @@ TABLES = ["validated_events", "rejected_events", "event_features"]
 ASSETS = ["raw_events", *TABLES]
 # One process per run rather than one per step: the same result, far less CPU on a small box.
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
-# Bounds, in seconds from the start of `dagster dev`; the shutdown that follows takes at most
-# SHUTDOWN_GRACE + 20, so the whole test stays under 150 s even when it fails.
-STARTUP_BY = 50
+# Seconds from the start of `dagster dev` by which the runs are done; with the shutdown that
+# follows, the test stays under 150 s even when it fails.
 RUNS_DONE_BY = 115
-SHUTDOWN_GRACE = 15
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy, ever
+DEV_NOTICE = "SupersessionWarning: Function `dev_command` is superseded"
+# A step or check name a person reads: words and underscores, no hash.
+READABLE = re.compile(r"[a-z]+(_[a-z]+)*")
 
 
 @dataclass
 class DagsterDev:
-    process: subprocess.Popen
-    port: int
+    server: DevServer
     home: Path
     buckets: Path
-    log: Path
-    started: float
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def port(self) -> int:
+        return self.server.port
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with DIRECT.open(request, timeout=30) as response:
-            payload = json.load(response)
-        assert not payload.get("errors"), payload["errors"]
-        return payload["data"]
+        return self.server.graphql(query, variables)
+
+    def elapsed(self) -> float:
+        return self.server.elapsed()
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _wait_group_gone(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _group_alive(pgid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
-    return True
-
-
-def _restore_sigint() -> None:
-    # A shell that starts pytest in the background ignores SIGINT, and ignored signals are
-    # inherited: give `dagster dev` back its Ctrl-C.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+        return self.server.tail()
 
 
 @pytest.fixture
-def dagster_dev(tmp_path, monkeypatch):
-    # Loopback only: never through a proxy, whatever the environment says.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+def dagster_dev(tmp_path):
     home, buckets, cwd = tmp_path / "dagster_home", tmp_path / "buckets", tmp_path / "cwd"
     for path in (home, cwd, buckets / RAW_BUCKET):
         path.mkdir(parents=True)
@@ -108,6 +75,7 @@ def dagster_dev(tmp_path, monkeypatch):
     (cwd / "workspace.yaml").write_text((REPO / "workspace.yaml").read_text())
     for day in DAYS:
         data = b"".join(generate_day(dt.date.fromisoformat(day), rows=300, malformed=0.001))
+        data += b"not-a-time,7,s1,click\n"  # at least one rejected row a day, for its page
         (buckets / RAW_BUCKET / f"user_events_{day.replace('-', '')}.csv").write_bytes(data)
 
     env = {
@@ -119,77 +87,16 @@ def dagster_dev(tmp_path, monkeypatch):
         DAGSTER_HOME=str(home),
         FEATUREPIPE_STORAGE="local",
         FEATUREPIPE_LOCAL_ROOT=str(buckets),
+        # The daemon's freshness daemon looks every 5 s instead of 30.
+        FRESHNESS_DAEMON_INTERVAL_SECONDS="5",
     )
-    port = free_port()
-    log = tmp_path / "dagster-dev.log"
-    started = time.monotonic()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: every child can be found and ended
-            preexec_fn=_restore_sigint,
-        )
-    server = DagsterDev(process, port, home, buckets, log, started)
-    try:
-        _wait_until_loaded(server)
-        yield server
-    finally:
-        clean = _shut_down(process)
-    assert clean, f"dagster dev left processes behind or did not stop on Ctrl-C\n{server.tail()}"
-
-
-def _wait_until_loaded(server: DagsterDev) -> None:
-    while True:
-        assert server.process.poll() is None, f"dagster dev exited\n{server.tail()}"
-        assert server.elapsed() < STARTUP_BY, f"dagster dev did not come up\n{server.tail()}"
-        with contextlib.suppress(OSError, ValueError):
-            with DIRECT.open(f"{server.url}/server_info", timeout=5) as response:
-                info = json.load(response)
-            if "dagster_webserver_version" in info and _location_loaded(server):
-                return
-        time.sleep(1)
-
-
-def _location_loaded(server: DagsterDev) -> bool:
-    data = server.graphql(
-        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-        "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
-    )
-    entries = data["workspaceOrError"]["locationEntries"]
-    for entry in entries:
-        error = entry["locationOrLoadError"]
-        assert error is None or error["__typename"] != "PythonError", error
-    return [(e["name"], e["loadStatus"]) for e in entries] == [("featurepipe", "LOADED")]
-
-
-def _shut_down(process: subprocess.Popen) -> bool:
-    """Ctrl-C, as a person would; then make sure, by force if need be, that nothing is left.
-    True when everything stopped on its own."""
-    pgid = process.pid
-    clean = True
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(SHUTDOWN_GRACE)
-        except subprocess.TimeoutExpired:
-            clean = False
-    clean = clean and process.returncode == 0
-    if not _wait_group_gone(pgid, 10):
-        clean = False
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        if not _wait_group_gone(pgid, 3):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-    if process.poll() is None:
-        process.kill()
-    process.wait(5)
-    return clean and not _group_alive(pgid)
+    command = [str(DAGSTER), "dev", "-w", "workspace.yaml"]
+    with serving(command, cwd, env, tmp_path / "dagster-dev.log") as server:
+        yield DagsterDev(server, home, buckets)
+        # Nothing the UI, the daemon, the code server or a run printed was a warning, but for
+        # `dagster dev` saying that Dagster now prefers `dg dev`.
+        warnings = [line for line in warning_lines(server.text()) if DEV_NOTICE not in line]
+        assert warnings == []
 
 
 LAUNCH_BACKFILL = """
@@ -208,6 +115,42 @@ query Backfill($id: String!) {
     __typename
     ... on PartitionBackfill { status runs(limit: 10) { id status tags { key value } } }
     ... on PythonError { message }
+  }
+}"""
+
+STEPS = """
+query Steps($id: ID!) {
+  runOrError(runId: $id) { ... on Run { stepStats { stepKey status } } }
+}"""
+
+FRESHNESS = """
+query Freshness {
+  assetNodeOrError(assetKey: {path: ["raw_events"]}) {
+    ... on AssetNode {
+      freshnessStatusInfo { freshnessStatus }
+      internalFreshnessPolicy {
+        ... on CronFreshnessPolicy { deadlineCron lowerBoundDeltaSeconds timezone }
+      }
+    }
+  }
+}"""
+
+DAY_METADATA = """
+query Day($path: [String!]!, $day: String!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetMaterializations(partitions: [$day], limit: 1) {
+        metadataEntries {
+          label
+          __typename
+          ... on PathMetadataEntry { path }
+          ... on TableMetadataEntry { table { records } }
+          ... on TableSchemaMetadataEntry {
+            schema { columns { name description constraints { nullable unique other } } }
+          }
+        }
+      }
+    }
   }
 }"""
 
@@ -332,11 +275,7 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
                 ("event_features", "row_sum_not_null"),
                 ("event_features", "one_row_per_valid_event"),
             } <= set(evaluations)
-            failed = {
-                key
-                for key, e in evaluations.items()
-                if not e.passed and key != ("raw_events", "freshness_check")
-            }
+            failed = {key for key, e in evaluations.items() if not e.passed}
             assert not failed, failed
         single = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         partitions = {
@@ -348,3 +287,46 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
             == ["validated_events"]
         }
         assert partitions["pandera_schema"] == ONE_DAY
+        check_names = {key[1] for key in evaluations}
+    assert all(READABLE.fullmatch(name) for name in check_names), check_names
+
+    # The run view names every step after what it does, and none is about freshness.
+    for run in (run_id, backfill_run["id"]):
+        steps = server.graphql(STEPS, {"id": run})["runOrError"]["stepStats"]
+        keys = {step["stepKey"] for step in steps}
+        assert keys == {"daily_events"}, keys
+        assert all(READABLE.fullmatch(k) for k in keys), keys
+        assert not [k for k in keys if "fresh" in k], keys
+
+    # The daemon judged raw_events fresh once it was materialized, by the project's policy.
+    while True:
+        node = server.graphql(FRESHNESS)["assetNodeOrError"]
+        if node["freshnessStatusInfo"]["freshnessStatus"] == "HEALTHY":
+            break
+        assert server.elapsed() < RUNS_DONE_BY + 20, (node, server.tail())
+        time.sleep(2)
+    assert node["internalFreshnessPolicy"] == {
+        "deadlineCron": "0 6 * * *",
+        "lowerBoundDeltaSeconds": 6 * 3600,
+        "timezone": "UTC",
+    }
+
+    # A day of rejected_events: whole rows, reasons as a table, where the table is, the schema.
+    (materialization,) = server.graphql(
+        DAY_METADATA, {"path": ["rejected_events"], "day": ONE_DAY}
+    )["assetNodeOrError"]["assetMaterializations"]
+    entries = {e["label"]: e for e in materialization["metadataEntries"]}
+    stored = server.buckets / FEATURE_BUCKET / f"rejected_events/date={ONE_DAY}/part.parquet"
+    assert entries["stored_table"] == {
+        "label": "stored_table",
+        "__typename": "PathMetadataEntry",
+        "path": str(stored.resolve()),
+    }
+    rows = [json.loads(r) for r in entries["preview"]["table"]["records"]]
+    assert rows and all(row["record"] and row["reason"] for row in rows)
+    reasons = [json.loads(r) for r in entries["quarantine_reasons"]["table"]["records"]]
+    assert sum(r["rows"] for r in reasons) == len(pd.read_parquet(stored))
+    columns = {c["name"]: c for c in entries["dagster/column_schema"]["schema"]["columns"]}
+    assert columns["reason"]["description"] == "The first rule of the contract it broke."
+    assert columns["reason"]["constraints"]["other"][0].startswith("one of: field_count")
+    assert all(c["description"] for c in columns.values())

@@ -16,7 +16,7 @@ from dagster._core.test_utils import freeze_time
 
 from featurepipe.definitions import defs
 from featurepipe.defs import freshness as freshness_module
-from featurepipe.defs.assets import raw_events
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe_tests.conftest import csv_bytes
 from featurepipe_tests.defs.support import put_raw
@@ -41,7 +41,11 @@ def materialize_at(storage, instance: dg.DagsterInstance, day: str, at: str) -> 
     resources = {"storage": storage, "raw_io_manager": RawFileIOManager(storage=storage)}
     with freeze_time(utc(at)):
         result = dg.materialize(
-            [raw_events], partition_key=day, resources=resources, instance=instance
+            [build_daily_events()],
+            selection=[RAW_EVENTS],
+            partition_key=day,
+            resources=resources,
+            instance=instance,
         )
     assert result.success
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from featurepipe.defs import sensors
-from featurepipe.defs.assets import raw_events
+from featurepipe.defs.assets import RAW, build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.sensors import raw_file_sensor
@@ -215,7 +215,11 @@ def materialize_raw(storage, instance: dg.DagsterInstance, first: str, last: str
     """raw_events for the days first..last in one run, as a single-run backfill does it."""
     resources = {"storage": storage, "raw_io_manager": RawFileIOManager(storage=storage)}
     tags = {RANGE_START: first, RANGE_END: last}
-    assert dg.materialize([raw_events], resources=resources, instance=instance, tags=tags).success
+    pipeline = [build_daily_events()]
+    result = dg.materialize(
+        pipeline, selection=[RAW], resources=resources, instance=instance, tags=tags
+    )
+    assert result.success
 
 
 def test_first_tick_skips_files_whose_etag_raw_events_recorded(storage, monkeypatch):

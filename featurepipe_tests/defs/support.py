@@ -93,9 +93,9 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, day: str):
     return records[0]
 
 
-def reasons(metadata) -> dict[str, int]:
-    """{reason: rows} from a materialization's quarantine_reasons table."""
-    table = metadata["quarantine_reasons"]
+def reasons(metadata, key: str = "quarantine_reasons") -> dict[str, int]:
+    """{reason: rows} from a quarantine reasons table in metadata."""
+    table = metadata[key]
     return {record.data["reason"]: record.data["rows"] for record in table.records}
 
 

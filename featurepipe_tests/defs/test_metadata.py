@@ -7,11 +7,10 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
-from dagster_aws.s3 import S3Resource
 
 from featurepipe.core.schemas import EventFeatures, RejectedEvents, ValidatedEvents
 from featurepipe.defs.metadata import PREVIEW_TEXT_CHARS, stored_table
-from featurepipe.defs.resources import StorageResource
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe_tests.conftest import FEATURE_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     ASSETS,
@@ -49,7 +48,7 @@ def storage(request):
 def day_metadata(storage) -> dict[str, dict]:
     put_raw(storage, DAY, csv_bytes(*filler(DAY, 3), *BAD))
     # Four bad rows in seven: a policy that lets the day through to its features.
-    policy = {"ops": {"validate_raw_events": {"config": {"warn_ratio": 0.5, "error_ratio": 0.9}}}}
+    policy = {"ops": {"daily_events": {"config": {"warn_ratio": 0.5, "error_ratio": 0.9}}}}
     result = materialize(ASSETS, partition_key=DAY, resources=resources(storage), run_config=policy)
     assert result.success
     return {asset: materializations(result, asset)[DAY] for asset in SCHEMAS}
@@ -61,6 +60,7 @@ def test_the_preview_shows_whole_records(day_metadata):
     assert [row["line"] for row in rows] == [5, 6, 7, 8]
     assert rows[0] == {
         "line": 5,
+        "lines": 1,
         "reason": "event_time_invalid",
         "record": BAD[0],
         "event_time": "not-a-time",
@@ -111,7 +111,7 @@ def test_each_table_links_to_where_it_is_stored(storage, day_metadata):
 def test_on_aws_the_link_opens_the_s3_console(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    storage = StorageResource(backend="s3", s3=S3Resource(region_name="eu-west-1"))
+    storage = StorageResource(backend="s3", s3=S3Connection(region_name="eu-west-1"))
     link = stored_table(storage, "rejected_events", DAY)
     assert link == dg.MetadataValue.url(
         "https://s3.console.aws.amazon.com/s3/object/datapipeline-feature-data"
@@ -139,5 +139,5 @@ def test_column_schemas_carry_the_pandera_descriptions_and_rules(day_metadata):
     assert by_name["event_features"]["session_id"].constraints.other == ["length >= 1"]
     assert by_name["event_features"]["row_sum"].type == "float64"
     (reasons_rule,) = by_name["rejected_events"]["reason"].constraints.other
-    assert reasons_rule.startswith("one of: field_count, invalid_utf8, event_time_missing")
+    assert reasons_rule.startswith("one of: unterminated_quote, field_count, line_break_in_value")
     assert by_name["validated_events"]["event_time"].type == "datetime64[us, UTC]"

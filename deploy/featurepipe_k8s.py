@@ -14,5 +14,6 @@ resources.
 from dagster_k8s import k8s_job_executor
 
 import featurepipe.definitions as local  # a module, not a second Definitions at module scope
+from featurepipe.settings import Settings
 
-defs = local.build(k8s_job_executor)
+defs = local.build(Settings.from_env(), k8s_job_executor)

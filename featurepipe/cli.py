@@ -5,7 +5,8 @@ import datetime as dt
 import sys
 
 from featurepipe.core.sample import generate_day
-from featurepipe.defs.resources import storage_outside_dagster
+from featurepipe.defs.resources import storage_now
+from featurepipe.settings import Settings
 from featurepipe.storage.keys import raw_key
 from featurepipe.storage.objects import StorageError
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    storage = storage_outside_dagster()
+    storage = storage_now(Settings.from_env())
     store, bucket = storage.store, storage.raw_bucket
     for offset in range(args.days - 1, -1, -1):
         day = args.end - dt.timedelta(days=offset)

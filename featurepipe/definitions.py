@@ -1,6 +1,4 @@
-"""The one place featurepipe's Dagster definitions are assembled."""
-
-import os
+"""The one place featurepipe's Dagster definitions are assembled, from the settings."""
 
 import dagster as dg
 
@@ -8,9 +6,11 @@ from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.freshness import with_raw_file_due
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
-from featurepipe.defs.resources import storage_from_env
+from featurepipe.defs.partitions import daily_partitions
+from featurepipe.defs.resources import storage_resource
 from featurepipe.defs.schedules import daily_schedule
 from featurepipe.defs.sensors import raw_file_sensor
+from featurepipe.settings import Settings
 
 # Dagster's default executor, in-process unless a run's config asks for `multiprocess`: a
 # process per step would import Dagster, pandas, pandera and pyarrow again for every step
@@ -24,29 +24,17 @@ IN_PROCESS_BY_DEFAULT = dg.multi_or_in_process_executor.configured(
 )
 
 
-def _days_per_run() -> int | None:
-    """FEATUREPIPE_BACKFILL_DAYS_PER_RUN: unset, one run per backfill; K, runs of K days."""
-    value = os.environ.get("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", "")
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(
-            f"FEATUREPIPE_BACKFILL_DAYS_PER_RUN must be a whole number >= 1: {value!r}"
-        )
-    return int(value)
-
-
-def build(executor: dg.ExecutorDefinition) -> dg.Definitions:
-    """Every asset, job, schedule and sensor, with `executor` for every job."""
-    storage = storage_from_env()
-    # The old pipeline's features_YYYYMMDD.csv, for consumers not yet moved to Parquet.
-    legacy_csv = os.environ.get("FEATUREPIPE_LEGACY_CSV", "false").lower() in ("1", "true", "yes")
-    pipeline = build_daily_events(legacy_csv, backfill_days_per_run=_days_per_run())
+def build(settings: Settings, executor: dg.ExecutorDefinition) -> dg.Definitions:
+    """Every asset, job, schedule and sensor, as `settings` describe them, with `executor`
+    for every job."""
+    storage = storage_resource(settings)
+    partitions = daily_partitions(settings.start_date)
+    pipeline = build_daily_events(settings)
     return dg.Definitions(
-        assets=[with_raw_file_due(pipeline)],
+        assets=[with_raw_file_due(pipeline, settings.raw_deadline_hour)],
         jobs=[featurepipe_job],
-        schedules=[daily_schedule],
-        sensors=[raw_file_sensor],
+        schedules=[daily_schedule(partitions, settings.schedule_cron, settings.schedule_timezone)],
+        sensors=[raw_file_sensor(partitions)],
         resources={
             "storage": storage,
             "io_manager": ParquetIOManager(storage=storage),
@@ -56,4 +44,4 @@ def build(executor: dg.ExecutorDefinition) -> dg.Definitions:
     )
 
 
-defs = build(IN_PROCESS_BY_DEFAULT)
+defs = build(Settings.from_env(), IN_PROCESS_BY_DEFAULT)

@@ -26,7 +26,7 @@ from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_featu
 from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
 from featurepipe.core.schemas import CHECK, EventFeatures, RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
-from featurepipe.defs.config import QuarantinePolicy
+from featurepipe.defs.config import quarantine_policy
 from featurepipe.defs.metadata import (
     PREVIEW_ROWS,
     quarantine_reasons,
@@ -35,6 +35,7 @@ from featurepipe.defs.metadata import (
 )
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.resources import StorageResource
+from featurepipe.settings import Settings
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
 from featurepipe.storage.objects import ObjectInfo, ObjectNotFound
@@ -109,28 +110,27 @@ LEGACY_SPEC = _spec(
 )
 
 
-def _check(key: dg.AssetCheckKey, description: str, blocking: bool = False):
-    return dg.AssetCheckSpec(
-        key.name,
-        asset=key.asset_key,
-        description=description,
-        blocking=blocking,
-        partitions_def=daily_partitions,
-    )
+CHECKS = {
+    QUARANTINE_RATIO: "Share of the day's rows that were quarantined: warns above the policy's "
+    "warn_ratio, fails above error_ratio and then blocks that day's event_features.",
+    VALIDATED_SCHEMA: "The day's table matches the pandera schema ValidatedEvents.",
+    FEATURES_SCHEMA: "The day's table matches the pandera schema EventFeatures.",
+    ROW_SUM_NOT_NULL: "No row has a null row_sum.",
+    ONE_ROW_PER_EVENT: "Row count equals the valid rows of the validated_events read.",
+}
 
 
-CHECK_SPECS = [
-    _check(
-        QUARANTINE_RATIO,
-        "Share of the day's rows that were quarantined: warns above the policy's warn_ratio, "
-        "fails above error_ratio and then blocks that day's event_features.",
-        blocking=True,
-    ),
-    _check(VALIDATED_SCHEMA, "The day's table matches the pandera schema ValidatedEvents."),
-    _check(FEATURES_SCHEMA, "The day's table matches the pandera schema EventFeatures."),
-    _check(ROW_SUM_NOT_NULL, "No row has a null row_sum."),
-    _check(ONE_ROW_PER_EVENT, "Row count equals the valid rows of the validated_events read."),
-]
+def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            key.name,
+            asset=key.asset_key,
+            description=description,
+            blocking=key == QUARANTINE_RATIO,
+            partitions_def=partitions,
+        )
+        for key, description in CHECKS.items()
+    ]
 
 
 class DaysFailed(Exception):
@@ -150,14 +150,21 @@ class DayBlocked(Exception):
     """The day's quarantine check failed: its features are not built."""
 
 
-def build_daily_events(
-    legacy_csv_export: bool = False, backfill_days_per_run: int | None = None
-) -> dg.AssetsDefinition:
-    """The pipeline's multi-asset; with the legacy CSV export when it is switched on.
+DEFAULTS = Settings()
+
+
+def build_daily_events(settings: Settings = DEFAULTS) -> dg.AssetsDefinition:
+    """The pipeline's multi-asset, as the settings describe it: its partitions, the quarantine
+    thresholds' defaults, the legacy CSV export when it is switched on.
 
     A backfill is one run for its whole range, unless `backfill_days_per_run` splits it into
     runs of that many days, which the run queue then runs side by side.
     """
+    partitions = daily_partitions(settings.start_date)
+    QuarantinePolicy = quarantine_policy(
+        settings.quarantine_warn_ratio, settings.quarantine_error_ratio
+    )
+    backfill_days_per_run = settings.backfill_days_per_run
     policy = (
         dg.BackfillPolicy.multi_run(max_partitions_per_run=backfill_days_per_run)
         if backfill_days_per_run
@@ -166,17 +173,17 @@ def build_daily_events(
 
     @dg.multi_asset(
         name="daily_events",
-        specs=[*SPECS, LEGACY_SPEC] if legacy_csv_export else SPECS,
-        check_specs=CHECK_SPECS,
+        specs=[*SPECS, LEGACY_SPEC] if settings.legacy_csv else SPECS,
+        check_specs=check_specs(partitions),
         can_subset=True,
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         backfill_policy=policy,
         description="Takes each day of the run through the selected assets on its own.",
     )
     def daily_events(
         context: dg.AssetExecutionContext, config: QuarantinePolicy, storage: StorageResource
     ):
-        staging.reclaim_orphans()
+        staging.reclaim_orphans(storage.staging_dir)
         days = context.partition_keys
         selection = Selection.of(context)
         errors: dict[str, Exception] = {}
@@ -245,7 +252,7 @@ class DayRun:
 
     def run(self) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
-        with staging.staging_dir() as work:
+        with staging.staging_dir(self.storage.staging_dir) as work:
             if RAW in assets or VALIDATED in assets:
                 info = self._head_raw()
             if RAW in assets:

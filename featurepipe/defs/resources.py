@@ -1,12 +1,11 @@
 """Where featurepipe reads raw files and stores its tables, chosen per deployment."""
 
-import os
-
 import boto3
 import botocore.config
 import dagster as dg
 from pydantic import PrivateAttr
 
+from featurepipe.settings import STORAGE, Settings
 from featurepipe.storage.keys import check_bucket
 from featurepipe.storage.objects import BACKENDS, ObjectStore
 
@@ -60,6 +59,7 @@ class StorageResource(dg.ConfigurableResource):
     local_root: str = ".featurepipe/buckets"
     raw_bucket: str = "datapipeline-raw-data"
     feature_bucket: str = "datapipeline-feature-data"
+    staging_dir: str = ""  # local scratch space; empty: <system temp>/featurepipe-staging
     s3: S3Connection
     _store: ObjectStore | None = PrivateAttr(default=None)
 
@@ -75,28 +75,19 @@ class StorageResource(dg.ConfigurableResource):
         return self._store
 
 
-SETTINGS = {
-    "backend": ("FEATUREPIPE_STORAGE", "local"),
-    "local_root": ("FEATUREPIPE_LOCAL_ROOT", ".featurepipe/buckets"),
-    "raw_bucket": ("FEATUREPIPE_RAW_BUCKET", "datapipeline-raw-data"),
-    "feature_bucket": ("FEATUREPIPE_FEATURE_BUCKET", "datapipeline-feature-data"),
-}
+def storage_resource(settings: Settings) -> StorageResource:
+    """A StorageResource bound to the storage settings.
 
-
-def storage_from_env() -> StorageResource:
-    """A StorageResource bound to the FEATUREPIPE_* variables that are set.
-
-    A set variable is passed as an EnvVar, so its value is read at run launch and hidden in
-    the UI; an unset one leaves the default, since an unset EnvVar fails the run.
+    A variable that is set is passed as an EnvVar, so its value is read at run launch and hidden
+    in the UI; an unset one leaves the default, since an unset EnvVar fails the run.
     """
-    settings = {
-        field: dg.EnvVar(name) if name in os.environ else default
-        for field, (name, default) in SETTINGS.items()
+    fields = {
+        field: dg.EnvVar(name) if name in settings.storage_set else default
+        for field, (name, default) in STORAGE.items()
     }
-    return StorageResource(s3=S3Connection(), **settings)
+    return StorageResource(s3=S3Connection(), **fields)
 
 
-def storage_outside_dagster() -> StorageResource:
+def storage_now(settings: Settings) -> StorageResource:
     """The same settings, resolved now: for command-line tools that run outside a Dagster run."""
-    settings = {field: os.environ.get(name, default) for field, (name, default) in SETTINGS.items()}
-    return StorageResource(s3=S3Connection(), **settings)
+    return StorageResource(s3=S3Connection(), **settings.storage_values())

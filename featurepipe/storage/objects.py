@@ -212,12 +212,12 @@ class S3Store(ObjectStore):
 
     backend = "s3"
 
-    def __init__(self, client):
-        self.client = client
+    def __init__(self, client, staging_root: str | None = None):
+        self.client, self.staging_root = client, staging_root
 
     @classmethod
     def from_settings(cls, settings) -> S3Store:
-        return cls(settings.s3.get_client())
+        return cls(settings.s3.get_client(), settings.staging_dir)
 
     def uri(self, bucket: str, key: str) -> str:
         return f"s3://{bucket}/{key}"
@@ -301,7 +301,7 @@ class S3Store(ObjectStore):
     @contextlib.contextmanager
     def local_copy(self, bucket: str, key: str) -> Iterator[Path]:
         check_key(check_bucket(bucket), key)
-        with staging.staging_dir() as tmp:
+        with staging.staging_dir(self.staging_root) as tmp:
             path = tmp / Path(key).name
             try:
                 self.client.download_file(bucket, key, str(path))
@@ -323,7 +323,7 @@ class S3Store(ObjectStore):
     @contextlib.contextmanager
     def staged(self, bucket: str, key: str) -> Iterator[Path]:
         check_key(check_bucket(bucket), key)
-        with staging.staging_dir() as tmp:
+        with staging.staging_dir(self.staging_root) as tmp:
             path = tmp / Path(key).name
             yield path
             # An S3 PUT (single or multipart) becomes visible only once complete.

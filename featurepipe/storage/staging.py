@@ -1,8 +1,8 @@
 """Local scratch space for files on their way into a bucket or out of one.
 
-Every staging directory lives under one root (`$FEATUREPIPE_STAGING_DIR`, else
-`<system temp>/featurepipe-staging`) and is named after the process that made it, so a run
-that was killed leaves directories the next run can recognise as orphaned and remove.
+Every staging directory lives under one root (the configured one, FEATUREPIPE_STAGING_DIR,
+else `<system temp>/featurepipe-staging`) and is named after the process that made it, so a
+run that was killed leaves directories the next run can recognise as orphaned and remove.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT_ENV = "FEATUREPIPE_STAGING_DIR"
 
-
-def staging_root() -> Path:
-    root = os.environ.get(ROOT_ENV) or os.path.join(tempfile.gettempdir(), "featurepipe-staging")
-    return Path(root)
+def staging_root(configured: str | None = None) -> Path:
+    return Path(configured or os.path.join(tempfile.gettempdir(), "featurepipe-staging"))
 
 
 def pid_alive(pid: int) -> bool:
@@ -67,15 +64,15 @@ def reclaim(directory: Path, prefix: str = "") -> list[Path]:
     return removed
 
 
-def reclaim_orphans() -> list[Path]:
+def reclaim_orphans(configured: str | None = None) -> list[Path]:
     """Staging directories of processes that no longer run (a killed run's leftovers)."""
-    return reclaim(staging_root())
+    return reclaim(staging_root(configured))
 
 
 @contextlib.contextmanager
-def staging_dir() -> Iterator[Path]:
+def staging_dir(configured: str | None = None) -> Iterator[Path]:
     """A fresh directory under the staging root, removed with everything in it on exit."""
-    root = staging_root()
+    root = staging_root(configured)
     root.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(dir=root, prefix=tag()))
     try:

@@ -24,6 +24,7 @@ from featurepipe.defs.assets import (
 )
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
+from featurepipe.settings import Settings
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import failure_text, reasons
 
@@ -353,7 +354,7 @@ def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_stora
 def test_legacy_csv_has_row_sum_first_and_the_feature_values(storage):
     put_raw(storage, DAY, b"".join(generate_day(dt.date(2025, 11, 19), 300, malformed=0.0)))
     result = dg.materialize(
-        [build_daily_events(legacy_csv_export=True)],
+        [build_daily_events(Settings(legacy_csv=True))],
         partition_key=DAY,
         resources=resources(storage),
     )

@@ -3,7 +3,6 @@ one the daemon's freshness daemon runs) at chosen times; and nothing about fresh
 
 import asyncio
 import datetime as dt
-import runpy
 import subprocess
 import sys
 
@@ -15,9 +14,10 @@ from dagster._core.loader import LoadingContextForTest
 from dagster._core.test_utils import freeze_time
 
 from featurepipe.definitions import defs
-from featurepipe.defs import freshness as freshness_module
 from featurepipe.defs.assets import build_daily_events
+from featurepipe.defs.freshness import raw_file_due
 from featurepipe.defs.io_managers import RawFileIOManager
+from featurepipe.settings import Settings
 from featurepipe_tests.conftest import csv_bytes
 from featurepipe_tests.defs.support import put_raw
 
@@ -69,9 +69,9 @@ def test_raw_events_is_due_by_six_utc_the_next_day(local_storage):
         assert freshness(instance, "2025-11-23T06:00") == FreshnessState.FAIL
 
 
-def test_the_deadline_hour_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv("FEATUREPIPE_RAW_DEADLINE_HOUR", "9")
-    policy = runpy.run_path(freshness_module.__file__)["RAW_FILE_DUE"]
+def test_the_deadline_hour_comes_from_the_environment():
+    settings = Settings.from_env({"FEATUREPIPE_RAW_DEADLINE_HOUR": "9"})
+    policy = raw_file_due(settings.raw_deadline_hour)
     assert policy.deadline_cron == "0 9 * * *"
     assert policy.lower_bound_delta == dt.timedelta(hours=9)
     assert policy.timezone == "UTC"
@@ -87,7 +87,7 @@ def test_a_deadline_hour_that_is_not_1_to_23_is_refused(value, tmp_path):
         text=True,
     )
     assert proc.returncode != 0
-    message = f"FEATUREPIPE_RAW_DEADLINE_HOUR must be an hour from 1 to 23, got '{value}'"
+    message = f"FEATUREPIPE_RAW_DEADLINE_HOUR must be a whole number from 1 to 23, got '{value}'"
     assert message in proc.stderr
 
 

@@ -8,14 +8,18 @@ import pytest
 
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.schedules import daily_schedule
+from featurepipe.settings import Settings
 
 UTC = dt.UTC
-FIRST_DAY = daily_partitions.start.astimezone(UTC)
+DEFAULTS = Settings()
+PARTITIONS = daily_partitions(DEFAULTS.start_date)
+SCHEDULE = daily_schedule(PARTITIONS, DEFAULTS.schedule_cron, DEFAULTS.schedule_timezone)
+FIRST_DAY = PARTITIONS.start.astimezone(UTC)
 
 
 def tick(when: dt.datetime):
     context = dg.build_schedule_context(scheduled_execution_time=when)
-    return daily_schedule(context)
+    return SCHEDULE(context)
 
 
 @pytest.mark.parametrize(

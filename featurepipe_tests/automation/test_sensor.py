@@ -14,12 +14,14 @@ from featurepipe.defs.assets import RAW, build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.sensors import raw_file_sensor
+from featurepipe.settings import Settings
 from featurepipe.storage.objects import S3Store
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import RANGE_END, RANGE_START
 
 ROW = "2025-11-19T00:00:01Z,7,s1,click,ios,US,1,2.5,,10"
-FIRST_DAY = daily_partitions.start.date()
+PARTITIONS = daily_partitions(Settings().start_date)
+FIRST_DAY = PARTITIONS.start.date()
 
 
 @pytest.fixture(params=["local_storage", "s3_storage"])
@@ -56,7 +58,10 @@ def clear_log():
 
 
 def evaluate(
-    storage, cursor: str | None = None, instance: dg.DagsterInstance | None = None
+    storage,
+    cursor: str | None = None,
+    instance: dg.DagsterInstance | None = None,
+    partitions: dg.DailyPartitionsDefinition = PARTITIONS,
 ) -> dg.SensorResult:
     """One tick against `instance` (by default one with nothing materialized); what the sensor
     logs goes to LOG (the sensor's logger does not propagate)."""
@@ -69,7 +74,7 @@ def evaluate(
             )
         )
         context.log.addHandler(LOG)
-        result = raw_file_sensor(context)
+        result = raw_file_sensor(partitions)(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -176,12 +181,9 @@ def test_each_request_is_logged(storage):
     assert "partition=2025-11-19" in line
 
 
-def test_many_files_across_list_pages_are_each_requested_once(storage, monkeypatch, request):
-    # 1100 ended days need a start earlier than the default partitions': the sensor reads
-    # the partitions from its module, so give it one that starts in 2020.
-    monkeypatch.setattr(
-        sensors, "daily_partitions", dg.DailyPartitionsDefinition("2020-01-01", timezone="UTC")
-    )
+def test_many_files_across_list_pages_are_each_requested_once(storage, request):
+    # 1100 ended days need a start earlier than the default partitions'.
+    early = daily_partitions("2020-01-01")
     days = [dt.date(2020, 1, 1) + dt.timedelta(days=n) for n in range(1100)]
     store = storage.store
     if isinstance(store, S3Store):
@@ -202,13 +204,13 @@ def test_many_files_across_list_pages_are_each_requested_once(storage, monkeypat
     listed = {info.key: info.etag for info in store.list(RAW_BUCKET)}
     assert len(listed) == 1100  # more than one S3 list page (1000 keys)
 
-    result = evaluate(storage)
+    result = evaluate(storage, partitions=early)
     assert len(result.run_requests) == 1100
     assert {r.run_key for r in result.run_requests} == {f"{k}:{e}" for k, e in listed.items()}
     assert sorted(r.partition_key for r in result.run_requests) == [d.isoformat() for d in days]
     assert json.loads(result.cursor) == listed
 
-    assert evaluate(storage, result.cursor).run_requests == []
+    assert evaluate(storage, result.cursor, partitions=early).run_requests == []
 
 
 def materialize_raw(storage, instance: dg.DagsterInstance, first: str, last: str) -> None:

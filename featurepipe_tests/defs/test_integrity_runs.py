@@ -14,7 +14,7 @@ from dagster import materialize
 
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.assets import build_daily_events
-from featurepipe.storage import staging
+from featurepipe.settings import Settings
 from featurepipe.storage.keys import legacy_features_key, raw_key
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
@@ -41,7 +41,7 @@ def storage(request):
 
 
 def test_a_blocked_rerun_leaves_no_features_of_the_old_file(storage):
-    legacy = [build_daily_events(legacy_csv_export=True)]
+    legacy = [build_daily_events(Settings(legacy_csv=True))]
     put_raw(storage, DAY, csv_bytes(*filler(DAY, 100)))
     assert materialize(legacy, partition_key=DAY, resources=resources(storage)).success
     assert legacy_features_key(DAY) in stored_keys(storage)
@@ -121,10 +121,10 @@ def test_a_killed_run_leaves_the_stored_day_and_its_staging_is_reclaimed(local_s
     (orphan,) = root.iterdir()
     assert {key: stored_bytes(local_storage, key) for key in before} == before
 
-    with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(staging.ROOT_ENV, str(root))
+    staged = local_storage.model_copy(update={"staging_dir": str(root)})
+    with dg.instance_for_test() as instance:
         result = materialize(
-            ASSETS, partition_key=DAY, resources=resources(local_storage), instance=instance
+            ASSETS, partition_key=DAY, resources=resources(staged), instance=instance
         )
     assert result.success
     assert not orphan.exists()

@@ -12,7 +12,7 @@ import pytest
 from dagster import materialize
 
 from featurepipe.defs.assets import DaysFailed, build_daily_events
-from featurepipe.defs.config import QuarantinePolicy
+from featurepipe.defs.config import quarantine_policy
 from featurepipe.storage.keys import raw_key
 from featurepipe.storage.objects import ObjectNotFound
 from featurepipe.storage.verified import RawFile
@@ -83,7 +83,7 @@ def test_the_step_run_directly_with_build_asset_context_names_every_missing_day(
         ) as context,
         pytest.raises(DaysFailed) as raised,
     ):
-        list(build_daily_events()(context, QuarantinePolicy()))
+        list(build_daily_events()(context, quarantine_policy(0.01, 0.05)()))
     assert raised.value.failures == {
         day: f"ObjectNotFound: head_object: "
         f"{local_storage.store.uri(RAW_BUCKET, raw_key(day))} does not exist"

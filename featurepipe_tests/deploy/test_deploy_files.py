@@ -21,7 +21,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.config import pg_config
 from dagster._serdes.config_class import class_from_code_pointer
 
-from featurepipe.defs.resources import SETTINGS
+from featurepipe.settings import STORAGE
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -35,7 +35,7 @@ INSTANCE_ENV = {
     "DAGSTER_PG_PASSWORD": "p@ss:w/rd",
     "DAGSTER_COMPUTE_LOG_BUCKET": "featurepipe-dagster-logs",
 }
-FEATUREPIPE_VARIABLES = {name for name, _ in SETTINGS.values()} | {"FEATUREPIPE_START_DATE"}
+FEATUREPIPE_VARIABLES = {name for name, _ in STORAGE.values()} | {"FEATUREPIPE_START_DATE"}
 
 # The keys of the Dagster chart's values (its pydantic schema, helm/dagster/schema, for 1.13)
 # in the sections these values set; "*" means any key (a Kubernetes object or a free map).

@@ -103,16 +103,16 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_staging_left_by_a_dead_process_is_reclaimed(tmp_path, monkeypatch):
-    monkeypatch.setenv(staging.ROOT_ENV, str(tmp_path / "staging"))
-    root = staging.staging_root()
+def test_staging_left_by_a_dead_process_is_reclaimed(tmp_path):
+    configured = str(tmp_path / "staging")
+    root = staging.staging_root(configured)
     orphan = root / f"{dead_pid()}-abc123"
     (orphan / "day").mkdir(parents=True)
     (orphan / "day" / "validated.parquet").write_bytes(b"x" * 1000)
-    with staging.staging_dir() as mine:
+    with staging.staging_dir(configured) as mine:
         live = root / f"{os.getppid()}-live"  # a running process's: kept
         live.mkdir()
-        assert staging.reclaim_orphans() == [orphan]
+        assert staging.reclaim_orphans(configured) == [orphan]
         assert mine.is_dir() and live.is_dir()
     assert not mine.exists()
     assert sorted(p.name for p in root.iterdir()) == [live.name]

@@ -14,6 +14,7 @@ from dagster import materialize
 
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.assets import build_daily_events
+from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.settings import Settings
 from featurepipe.storage.keys import legacy_features_key, raw_key
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
@@ -121,7 +122,9 @@ def test_a_killed_run_leaves_the_stored_day_and_its_staging_is_reclaimed(local_s
     (orphan,) = root.iterdir()
     assert {key: stored_bytes(local_storage, key) for key in before} == before
 
-    staged = local_storage.model_copy(update={"staging_dir": str(root)})
+    staged = StorageResource(
+        local_root=str(local_storage.store.root), staging_dir=str(root), s3=S3Connection()
+    )
     with dg.instance_for_test() as instance:
         result = materialize(
             ASSETS, partition_key=DAY, resources=resources(staged), instance=instance

@@ -54,6 +54,8 @@ from featurepipe_tests.conftest import (
     free_port,
 )
 from featurepipe_tests.deploy import postgres
+from featurepipe_tests.ui import devserver
+from featurepipe_tests.ui.devserver import BACKFILL_STATUS, LAUNCH_BACKFILL
 
 pytestmark = pytest.mark.slow
 
@@ -349,33 +351,8 @@ def test_ranged_backfill_on_postgres_runs_in_parallel_and_lands_every_day(
         assert any(run_id in key for key in keys), (run_id, keys[:20])
 
 
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on Error { message }
-  }
-}"""
-BACKFILL_STATUS = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { status runs(limit: 20) { id status tags { key value } } }
-  }
-}"""
-
-
 def graphql(port: int, query: str, variables: dict) -> dict:
-    body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
-    with opener.open(request, timeout=30) as response:
-        payload = json.load(response)
-    assert not payload.get("errors"), payload["errors"]
-    return payload["data"]
+    return devserver.graphql(f"http://127.0.0.1:{port}", query, variables)
 
 
 def wait_for_webserver(port: int, proc: subprocess.Popen, log: Path) -> None:

@@ -22,6 +22,38 @@ SHUTDOWN_GRACE = 15
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy, ever
 
 
+# The UI's own GraphQL calls for a backfill: launch one, then follow its status and runs.
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}"""
+BACKFILL_STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status runs(limit: 20) { id status tags { key value } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    """A GraphQL call to the webserver at `url`, never through a proxy; errors fail the test."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with DIRECT.open(request, timeout=30) as response:
+        payload = json.load(response)
+    assert not payload.get("errors"), payload["errors"]
+    return payload["data"]
+
+
 @dataclass
 class DevServer:
     process: subprocess.Popen
@@ -37,14 +69,7 @@ class DevServer:
         return f"http://127.0.0.1:{self.port}"
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with DIRECT.open(request, timeout=30) as response:
-            payload = json.load(response)
-        assert not payload.get("errors"), payload["errors"]
-        return payload["data"]
+        return graphql(self.url, query, variables)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")

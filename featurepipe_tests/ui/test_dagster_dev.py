@@ -25,7 +25,7 @@ from dagster_graphql import DagsterGraphQLClient
 from featurepipe.core.sample import generate_day
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 from featurepipe_tests.defs.support import warning_lines
-from featurepipe_tests.ui.devserver import DevServer, serving
+from featurepipe_tests.ui.devserver import BACKFILL_STATUS, LAUNCH_BACKFILL, DevServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -98,25 +98,6 @@ def dagster_dev(tmp_path):
         warnings = [line for line in warning_lines(server.text()) if DEV_NOTICE not in line]
         assert warnings == []
 
-
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on Error { message }
-  }
-}"""
-
-BACKFILL_STATUS = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { status runs(limit: 10) { id status tags { key value } } }
-    ... on PythonError { message }
-  }
-}"""
 
 STEPS = """
 query Steps($id: ID!) {

@@ -13,7 +13,7 @@ import pytest
 
 from featurepipe.core.sample import generate_day
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
-from featurepipe_tests.ui.devserver import DevServer, serving
+from featurepipe_tests.ui.devserver import BACKFILL_STATUS, LAUNCH_BACKFILL, DevServer, serving
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +29,6 @@ GOOD, BLOCKED, MISSING, BAD_HEADER = (
 ASSETS = ["raw_events", "validated_events", "rejected_events", "event_features"]
 DONE_BY = 120  # seconds for each backfill
 
-LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on Error { message }
-  }
-}"""
-STATUS = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { status runs(limit: 10) { id status } }
-  }
-}"""
 PARTITIONS = """
 query Partitions($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {
@@ -86,7 +71,7 @@ def by_day(ranges: list[dict]) -> dict[str, str]:
 
 def backfill(server: DevServer, days: list[str]) -> dict:
     launched = server.graphql(
-        LAUNCH,
+        LAUNCH_BACKFILL,
         {
             "params": {
                 "assetSelection": [{"path": [a]} for a in ASSETS],
@@ -99,7 +84,9 @@ def backfill(server: DevServer, days: list[str]) -> dict:
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     deadline = time.monotonic() + DONE_BY
     while True:
-        found = server.graphql(STATUS, {"id": launched["backfillId"]})["partitionBackfillOrError"]
+        found = server.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})[
+            "partitionBackfillOrError"
+        ]
         runs = found["runs"]
         if (
             found["status"] not in ("REQUESTED", "CANCELING")

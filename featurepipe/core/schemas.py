@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow as pa_types
+import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
-from featurepipe.core.columns import TABLES, Table
+from featurepipe.core.columns import FLOAT, INT, STRING, TABLES, Table
 
 # How every frame is checked: all failures reported at once, and in place, since the frames
 # checked are always new (from Arrow, Parquet or a computation) and no schema coerces.
@@ -34,7 +34,7 @@ class Text(pandas_engine.STRING):
 
 
 # The pandas dtype each stored Arrow type becomes, as pandera names it.
-DTYPES = {pa_types.string(): Text, pa_types.int64(): int, pa_types.float64(): float}
+DTYPES = {STRING: Text, INT: int, FLOAT: float}
 
 
 def model(table: Table) -> type[pa.DataFrameModel]:
@@ -42,7 +42,7 @@ def model(table: Table) -> type[pa.DataFrameModel]:
     pandas, with its rules and description."""
     annotations, fields = {}, {}
     for column in table.columns:
-        if isinstance(column.arrow, pa_types.TimestampType):
+        if isinstance(column.arrow, pyarrow.TimestampType):
             dtype, kwargs = pd.DatetimeTZDtype, {"unit": column.arrow.unit, "tz": column.arrow.tz}
         elif column.arrow in DTYPES:
             dtype, kwargs = DTYPES[column.arrow], None

@@ -10,7 +10,7 @@ from featurepipe.core.schemas import CHECK, EventFeatures
 from featurepipe.core.validation import EMPTY_EVENTS
 
 # Lists, since pandas reads a tuple as one column's name.
-KEY_COLUMNS = list(TABLES.names(Role.REQUIRED))
+KEY_COLUMNS = list(TABLES.features.names(Role.REQUIRED))
 # What build_features reads from validated events.
 INPUT_COLUMNS = list(TABLES.feature_inputs)
 

@@ -1,22 +1,25 @@
 """The row contract: column names, the rules a row must pass, and why a row is rejected.
 
-This module is the single statement of the contract. `rules` applies it to Arrow batches,
-`reference` applies it one row at a time; tests hold the two to the same answers.
+This module is the single statement of the contract, its columns declared in `columns`. `rules`
+applies it to Arrow batches, `reference` applies it one row at a time; tests hold the two to the
+same answers.
 """
 
 from __future__ import annotations
 
 import csv
-import enum
 import re
 
-REQUIRED_COLUMNS = ("event_time", "user_id", "session_id", "event_type")
-TEXT_COLUMNS = ("device", "country")
-OPTIONAL_NUMERIC_COLUMNS = ("is_premium", "event_value", "amount", "session_length_sec")
-KNOWN_COLUMNS = REQUIRED_COLUMNS + TEXT_COLUMNS + OPTIONAL_NUMERIC_COLUMNS
-ROW_SUM_COLUMNS = ("user_id", *OPTIONAL_NUMERIC_COLUMNS)
+from featurepipe.core.columns import TABLES, Role
+from featurepipe.core.reasons import Reason as Reason  # the contract names why a row fails
+
+REQUIRED_COLUMNS = TABLES.names(Role.REQUIRED)
+TEXT_COLUMNS = TABLES.names(Role.TEXT)
+OPTIONAL_NUMERIC_COLUMNS = TABLES.names(Role.NUMBER)
+KNOWN_COLUMNS = TABLES.known
+ROW_SUM_COLUMNS = TABLES.row_sum
 # Values that are one line: a line break in one means a quote opened where none belongs.
-SINGLE_LINE_COLUMNS = ("event_time", "user_id", *OPTIONAL_NUMERIC_COLUMNS)
+SINGLE_LINE_COLUMNS = TABLES.single_line
 
 # Only a BOM at the very start of the file is dropped; anywhere else it is data.
 BOM = b"\xef\xbb\xbf"
@@ -45,21 +48,6 @@ INTEGER_RE = re.compile(INTEGER_PATTERN)
 NUMBER_RE = re.compile(NUMBER_PATTERN)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-class Reason(enum.StrEnum):
-    """Why a record was quarantined: the first rule it fails, in this order."""
-
-    UNTERMINATED_QUOTE = "unterminated_quote"  # cut at the end of the quote's line
-    FIELD_COUNT = "field_count"
-    LINE_BREAK_IN_VALUE = "line_break_in_value"  # in one of SINGLE_LINE_COLUMNS
-    INVALID_UTF8 = "invalid_utf8"
-    EVENT_TIME_MISSING = "event_time_missing"
-    EVENT_TIME_INVALID = "event_time_invalid"
-    USER_ID_MISSING = "user_id_missing"
-    USER_ID_INVALID = "user_id_invalid"
-    SESSION_ID_MISSING = "session_id_missing"
-    EVENT_TYPE_MISSING = "event_type_missing"
 
 
 class ContractError(ValueError):

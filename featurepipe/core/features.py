@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from featurepipe.core.columns import TABLES, Role
 from featurepipe.core.contract import OPTIONAL_NUMERIC_COLUMNS
 from featurepipe.core.schemas import CHECK, EventFeatures
 from featurepipe.core.validation import EMPTY_EVENTS
 
-KEY_COLUMNS = ["event_time", "user_id", "session_id", "event_type"]
+# Lists, since pandas reads a tuple as one column's name.
+KEY_COLUMNS = list(TABLES.features.names(Role.REQUIRED))
 # What build_features reads from validated events.
-INPUT_COLUMNS = [*KEY_COLUMNS, *OPTIONAL_NUMERIC_COLUMNS]
+INPUT_COLUMNS = list(TABLES.feature_inputs)
 
 
 def row_sum(events: pd.DataFrame) -> pd.Series:

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurepipe.core.columns import TABLES, TIMESTAMP
 from featurepipe.core.contract import (
     INT64_MAX,
     INT64_MIN,
@@ -25,29 +26,10 @@ from featurepipe.core.contract import (
 )
 from featurepipe.core.reading import Batch
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
 EARLIEST = pa.scalar(dt.datetime.min.replace(tzinfo=dt.UTC), TIMESTAMP)
 LATEST = pa.scalar(dt.datetime.max.replace(tzinfo=dt.UTC), TIMESTAMP)
-VALID_SCHEMA = pa.schema(
-    [
-        ("line", pa.int64()),
-        ("event_time", TIMESTAMP),
-        ("user_id", pa.int64()),
-        ("session_id", pa.string()),
-        ("event_type", pa.string()),
-        *[(name, pa.string()) for name in TEXT_COLUMNS],
-        *[(name, pa.float64()) for name in OPTIONAL_NUMERIC_COLUMNS],
-    ]
-)
-REJECTED_SCHEMA = pa.schema(
-    [
-        ("line", pa.int64()),
-        ("lines", pa.int64()),
-        ("reason", pa.string()),
-        ("record", pa.string()),
-        *[(name, pa.string()) for name in KNOWN_COLUMNS],
-    ]
-)
+VALID_SCHEMA = TABLES.validated.arrow_schema
+REJECTED_SCHEMA = TABLES.rejected.arrow_schema
 REASONS = list(Reason)
 
 

@@ -9,10 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-HEADER = (
-    "event_time,user_id,session_id,event_type,device,country,"
-    "is_premium,event_value,amount,session_length_sec"
-)
+from featurepipe.core.contract import KNOWN_COLUMNS
+
+HEADER = ",".join(KNOWN_COLUMNS)
 EVENT_TYPES = ["page_view", "click", "search", "add_to_cart", "purchase", "logout"]
 EVENT_WEIGHTS = [0.45, 0.25, 0.12, 0.08, 0.05, 0.05]
 DEVICES = ["ios", "android", "web"]
@@ -53,19 +52,20 @@ def _lines(rng: np.random.Generator, times: np.ndarray, n: int) -> list[str]:
     event_type = rng.choice(EVENT_TYPES, n, p=EVENT_WEIGHTS)
     purchase = event_type == "purchase"
     amount = np.where(purchase, np.round(rng.gamma(2.0, 25.0, n), 2), np.nan)
-    columns = [
-        pc.strftime(pa.array(times), format="%Y-%m-%dT%H:%M:%SZ"),
-        _text(rng.integers(1, 200_000, n)),
-        pa.array(np.char.add("s", rng.integers(1 << 32, 1 << 40, n).astype(str))),
-        pa.array(event_type),
-        pa.array(rng.choice(DEVICES, n, p=[0.4, 0.4, 0.2])),
-        pa.array(rng.choice(COUNTRIES, n)),
-        _text((rng.random(n) < 0.2).astype(np.int64)),
-        _text(np.round(rng.exponential(3.0, n), 3)),
-        _text(amount),
-        _text(rng.integers(1, 7200, n)),
-    ]
-    return pc.binary_join_element_wise(*columns, ",").to_pylist()
+    values = {
+        "event_time": pc.strftime(pa.array(times), format="%Y-%m-%dT%H:%M:%SZ"),
+        "user_id": _text(rng.integers(1, 200_000, n)),
+        "session_id": pa.array(np.char.add("s", rng.integers(1 << 32, 1 << 40, n).astype(str))),
+        "event_type": pa.array(event_type),
+        "device": pa.array(rng.choice(DEVICES, n, p=[0.4, 0.4, 0.2])),
+        "country": pa.array(rng.choice(COUNTRIES, n)),
+        "is_premium": _text((rng.random(n) < 0.2).astype(np.int64)),
+        "event_value": _text(np.round(rng.exponential(3.0, n), 3)),
+        "amount": _text(amount),
+        "session_length_sec": _text(rng.integers(1, 7200, n)),
+    }
+    # In the declared order; a declared column needs its values here.
+    return pc.binary_join_element_wise(*(values[c] for c in KNOWN_COLUMNS), ",").to_pylist()
 
 
 def _text(values: np.ndarray) -> pa.Array:

@@ -1,16 +1,16 @@
-"""pandera schemas of the stored tables, staged by inheritance."""
+"""pandera models of the stored tables, built from their declarations in `columns`."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
-from featurepipe.core.contract import Reason
+from featurepipe.core.columns import FLOAT, INT, STRING, TABLES, Table
 
-UTC_MICROS = {"unit": "us", "tz": "UTC"}
 # How every frame is checked: all failures reported at once, and in place, since the frames
 # checked are always new (from Arrow, Parquet or a computation) and no schema coerces.
 CHECK = {"lazy": True, "inplace": True}
@@ -33,85 +33,30 @@ class Text(pandas_engine.STRING):
             return False
 
 
-# Column descriptions shared by several columns; the UI shows them with each table's schema.
-LINE = "Line of the raw file where the row starts (the header is line 1)."
-OPTIONAL_TEXT = "As in the file; null when empty or when the file has no such column."
-NUMBER = (
-    "A decimal number; null when empty, not a number, not finite, or the file has no such column."
-)
-FIELD_TEXT = (
-    "The field as text, as in the file; null when the file has no such column or the row has "
-    "the wrong number of fields."
-)
+# The pandas dtype each stored Arrow type becomes, as pandera names it.
+DTYPES = {STRING: Text, INT: int, FLOAT: float}
 
 
-class EventKey(pa.DataFrameModel):
-    """What identifies an event, in every table derived from the raw file."""
-
-    event_time: Series[pd.DatetimeTZDtype] = pa.Field(
-        dtype_kwargs=UTC_MICROS, description="When the event happened, in UTC."
-    )
-    user_id: Series[int] = pa.Field(description="The user, an integer in the int64 range.")
-    session_id: Series[Text] = pa.Field(
-        str_length={"min_value": 1}, description="The session, as the file names it."
-    )
-    event_type: Series[Text] = pa.Field(
-        str_length={"min_value": 1}, description="What happened, e.g. click or view."
-    )
-
-
-class ValidatedEvents(EventKey):
-    """Rows that passed the row contract, typed; `line` is where each starts in the raw file."""
-
-    line: Series[int] = pa.Field(ge=2, unique=True, description=LINE)
-    device: Series[Text] = pa.Field(nullable=True, description=OPTIONAL_TEXT)
-    country: Series[Text] = pa.Field(nullable=True, description=OPTIONAL_TEXT)
-    is_premium: Series[float] = pa.Field(nullable=True, description=NUMBER)
-    event_value: Series[float] = pa.Field(nullable=True, description=NUMBER)
-    amount: Series[float] = pa.Field(nullable=True, description=NUMBER)
-    session_length_sec: Series[float] = pa.Field(nullable=True, description=NUMBER)
-
-    class Config:
-        strict = True
+def model(table: Table) -> type[pa.DataFrameModel]:
+    """The pandera model of a declared table: strict, each column typed as Arrow gives it to
+    pandas, with its rules and description."""
+    annotations, fields = {}, {}
+    for column in table.columns:
+        if isinstance(column.arrow, pyarrow.TimestampType):
+            dtype, kwargs = pd.DatetimeTZDtype, {"unit": column.arrow.unit, "tz": column.arrow.tz}
+        elif column.arrow in DTYPES:
+            dtype, kwargs = DTYPES[column.arrow], None
+        else:
+            raise TypeError(f"{table.name}.{column.name}: no pandera dtype for {column.arrow}")
+        annotations[column.name] = Series[dtype]
+        fields[column.name] = pa.Field(
+            dtype_kwargs=kwargs, description=column.description, **column.rules
+        )
+    config = type("Config", (), {"strict": True})
+    namespace = {"__annotations__": annotations, "__doc__": table.doc, "Config": config}
+    return type(table.model, (pa.DataFrameModel,), {"__module__": __name__, **namespace, **fields})
 
 
-class EventFeatures(EventKey):
-    """One row per valid event, in input order."""
-
-    row_sum: Series[float] = pa.Field(
-        nullable=False,
-        description="user_id + is_premium + event_value + amount + session_length_sec, those "
-        "the file has, as floats; a null counts 0.0.",
-    )
-
-    class Config:
-        strict = True
-
-
-class RejectedEvents(pa.DataFrameModel):
-    """Quarantined records: where they were (the line each starts on, the lines it covers),
-    why, and what they said."""
-
-    line: Series[int] = pa.Field(ge=2, description=LINE)
-    lines: Series[int] = pa.Field(
-        ge=1, description="Physical lines of the raw file the record covers (1 for most)."
-    )
-    reason: Series[Text] = pa.Field(
-        isin=[r.value for r in Reason], description="The first rule of the contract it broke."
-    )
-    record: Series[Text] = pa.Field(
-        description="The whole row as CSV (invalid UTF-8 shown as U+FFFD)."
-    )
-    event_time: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    user_id: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    session_id: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    event_type: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    device: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    country: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    is_premium: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    event_value: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    amount: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-    session_length_sec: Series[Text] = pa.Field(nullable=True, description=FIELD_TEXT)
-
-    class Config:
-        strict = True
+ValidatedEvents = model(TABLES.validated)
+EventFeatures = model(TABLES.features)
+RejectedEvents = model(TABLES.rejected)

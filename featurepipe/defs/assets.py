@@ -22,6 +22,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported; AssetCheckResult builds it
 )
 
+from featurepipe.core.contract import ROW_SUM_COLUMNS
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features, legacy_csv
 from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
 from featurepipe.core.schemas import CHECK, EventFeatures, RejectedEvents, ValidatedEvents
@@ -97,8 +98,7 @@ SPECS = [
         [VALIDATED],
         {"pandas", "pandera", "parquet"},
         "Features of record, one row per valid event in input order: the event key and "
-        "`row_sum`, the sum of user_id, is_premium, event_value, amount and session_length_sec "
-        "(a null counts 0.0).",
+        f"`row_sum`, the sum of {', '.join(ROW_SUM_COLUMNS)} (a null counts 0.0).",
     ),
 ]
 LEGACY_SPEC = _spec(

@@ -22,12 +22,12 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported; AssetCheckResult builds it
 )
 
-from featurepipe.core.contract import ROW_SUM_COLUMNS
-from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features, legacy_csv
-from featurepipe.core.quality import QuarantineJudgement, RowSumStats, Verdict, judge_quarantine
-from featurepipe.core.schemas import CHECK, EventFeatures, RejectedEvents, ValidatedEvents
+from featurepipe.core.features import legacy_csv
+from featurepipe.core.quality import QuarantineJudgement, Verdict, judge_quarantine
+from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
 from featurepipe.defs.config import quarantine_policy
+from featurepipe.defs.derived import DERIVED, EVENT_FEATURES, DerivedTable, Profile
 from featurepipe.defs.metadata import (
     PREVIEW_ROWS,
     quarantine_reasons,
@@ -53,14 +53,12 @@ GROUP = "user_events"
 RAW = dg.AssetKey("raw_events")
 VALIDATED = dg.AssetKey("validated_events")
 REJECTED = dg.AssetKey("rejected_events")
-FEATURES = dg.AssetKey("event_features")
+FEATURES = EVENT_FEATURES.key
 LEGACY = dg.AssetKey("legacy_features_csv")
 
 QUARANTINE_RATIO = dg.AssetCheckKey(VALIDATED, "quarantine_ratio")
 VALIDATED_SCHEMA = dg.AssetCheckKey(VALIDATED, "pandera_schema")
 FEATURES_SCHEMA = dg.AssetCheckKey(FEATURES, "pandera_schema")
-ROW_SUM_NOT_NULL = dg.AssetCheckKey(FEATURES, "row_sum_not_null")
-ONE_ROW_PER_EVENT = dg.AssetCheckKey(FEATURES, "one_row_per_valid_event")
 FAILURE_CASES_SHOWN = 20
 
 
@@ -71,7 +69,7 @@ def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], kinds: set[str], descriptio
     )
 
 
-SPECS = [
+BASE_SPECS = [
     _spec(
         RAW,
         [],
@@ -93,13 +91,6 @@ SPECS = [
         "Quarantined rows, kept: line number, the first rule the row broke, the original "
         "record and its fields as text.",
     ),
-    _spec(
-        FEATURES,
-        [VALIDATED],
-        {"pandas", "pandera", "parquet"},
-        "Features of record, one row per valid event in input order: the event key and "
-        f"`row_sum`, the sum of {', '.join(ROW_SUM_COLUMNS)} (a null counts 0.0).",
-    ),
 ]
 LEGACY_SPEC = _spec(
     LEGACY,
@@ -110,17 +101,22 @@ LEGACY_SPEC = _spec(
 )
 
 
-CHECKS = {
+BASE_CHECKS = {
     QUARANTINE_RATIO: "Share of the day's rows that were quarantined: warns above the policy's "
-    "warn_ratio, fails above error_ratio and then blocks that day's event_features.",
+    "warn_ratio, fails above error_ratio and then blocks that day's derived tables.",
     VALIDATED_SCHEMA: "The day's table matches the pandera schema ValidatedEvents.",
-    FEATURES_SCHEMA: "The day's table matches the pandera schema EventFeatures.",
-    ROW_SUM_NOT_NULL: "No row has a null row_sum.",
-    ONE_ROW_PER_EVENT: "Row count equals the valid rows of the validated_events read.",
 }
 
 
-def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+def asset_specs(derived: list[DerivedTable], legacy_csv: bool) -> list[dg.AssetSpec]:
+    tables = [_spec(t.key, [VALIDATED], set(t.kinds), t.description) for t in derived]
+    return [*BASE_SPECS, *tables, *([LEGACY_SPEC] if legacy_csv else [])]
+
+
+def check_specs(
+    partitions: dg.PartitionsDefinition, derived: list[DerivedTable]
+) -> list[dg.AssetCheckSpec]:
+    checks = {**BASE_CHECKS, **{k: text for t in derived for k, text in t.check_keys.items()}}
     return [
         dg.AssetCheckSpec(
             key.name,
@@ -129,7 +125,7 @@ def check_specs(partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
             blocking=key == QUARANTINE_RATIO,
             partitions_def=partitions,
         )
-        for key, description in CHECKS.items()
+        for key, description in checks.items()
     ]
 
 
@@ -153,7 +149,9 @@ class DayBlocked(Exception):
 DEFAULTS = Settings()
 
 
-def build_daily_events(settings: Settings = DEFAULTS) -> dg.AssetsDefinition:
+def build_daily_events(
+    settings: Settings = DEFAULTS, derived: list[DerivedTable] = DERIVED
+) -> dg.AssetsDefinition:
     """The pipeline's multi-asset, as the settings describe it: its partitions, the quarantine
     thresholds' defaults, the legacy CSV export when it is switched on.
 
@@ -173,8 +171,8 @@ def build_daily_events(settings: Settings = DEFAULTS) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name="daily_events",
-        specs=[*SPECS, LEGACY_SPEC] if settings.legacy_csv else SPECS,
-        check_specs=check_specs(partitions),
+        specs=asset_specs(derived, settings.legacy_csv),
+        check_specs=check_specs(partitions, derived),
         can_subset=True,
         partitions_def=partitions,
         backfill_policy=policy,
@@ -189,7 +187,7 @@ def build_daily_events(settings: Settings = DEFAULTS) -> dg.AssetsDefinition:
         errors: dict[str, Exception] = {}
         for day in days:
             try:
-                yield from DayRun(context, config, storage, selection, day).run()
+                yield from DayRun(context, config, storage, selection, derived, day).run()
             except Exception as err:
                 errors[day] = err
                 trace = "".join(traceback.format_exception(err))
@@ -232,11 +230,12 @@ class StagedValidation:
 
 
 @dataclass
-class StagedFeatures:
-    table: StagedTable
+class StagedDerived:
+    table: DerivedTable
+    staged: StagedTable
     head: pd.DataFrame
-    stats: RowSumStats
-    valid_read: int  # rows of the validated events the features were built from
+    profile: Profile
+    valid_read: int  # rows of the validated events it was built from
 
 
 class DayRun:
@@ -244,8 +243,9 @@ class DayRun:
     committed in order, each recorded once it is stored; a day that raises before its commits
     stores nothing, and the old tables stay as they were."""
 
-    def __init__(self, context, config, storage: StorageResource, selection: Selection, day):
+    def __init__(self, context, config, storage, selection: Selection, derived, day: str):
         self.context, self.config, self.selection, self.day = context, config, selection, day
+        self.derived: list[DerivedTable] = derived
         self.storage, self.store = storage, storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
         self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
@@ -263,15 +263,17 @@ class DayRun:
                 judgement = self._judge(validation.summary.quarantine_ratio)
                 if judgement.verdict == Verdict.BLOCK:
                     blocked = f"quarantine_ratio: {judgement.summary}"
-            features = None
-            if FEATURES in assets and not blocked:
+            derived = []
+            wanted = [t for t in self.derived if t.key in assets]
+            if wanted and not blocked:
                 source = _local(validation.events.path) if validation else self._stored(VALIDATED)
                 with source as path:
-                    features = yield from self._build_features(path, work)
+                    for table in wanted:
+                        derived.append((yield from self._derive(table, path, work)))
             if validation:
                 yield from self._commit_validation(validation, judgement)
-            if features:
-                yield from self._commit_features(features)
+            for built in derived:
+                yield from self._commit_derived(built)
             if blocked:
                 raise DayBlocked(blocked)
             if LEGACY in assets:
@@ -321,7 +323,8 @@ class DayRun:
 
     def _commit_validation(self, v: StagedValidation, judgement: QuarantineJudgement):
         # Tables derived from the old validated events must not outlive them.
-        for key in (asset_key_path(FEATURES.path[-1], self.day), legacy_features_key(self.day)):
+        downstream = [asset_key_path(t.key.path[-1], self.day) for t in self.derived]
+        for key in [*downstream, legacy_features_key(self.day)]:
             if self.store.delete(self.bucket, key):
                 self._log(f"action=delete_object bucket={self.bucket} key={key}")
         counts = validated_metadata(v.info, v.summary, v.seconds)
@@ -367,42 +370,35 @@ class DayRun:
             },
         )
 
-    def _build_features(self, validated: Path, work: Path):
-        writer = TableWriter(work / "features.parquet", EMPTY_FEATURES)
-        head, stats = EMPTY_FEATURES, RowSumStats()
+    def _derive(self, table: DerivedTable, validated: Path, work: Path):
+        writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
+        head, profile = table.empty, table.profile()
         try:
-            for events in iter_frames(validated, INPUT_COLUMNS):
-                frame = build_features(events)
+            for events in iter_frames(validated, table.reads):
+                frame = table.build(events)
                 writer.write(frame)
-                stats.add(frame["row_sum"])
+                profile.add(frame)
                 head = _head(head, frame)
         except pa.errors.SchemaErrors as err:
-            yield from self._evaluate(FEATURES_SCHEMA, **schema_failure(EventFeatures, err))
+            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
+            yield from self._evaluate(schema_check, **schema_failure(table.schema, err))
             raise
-        return StagedFeatures(writer.close(), head, stats, parquet_rows(validated))
+        return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
 
-    def _commit_features(self, f: StagedFeatures):
+    def _commit_derived(self, d: StagedDerived):
+        key = d.table.key
         yield self._materialization(
-            FEATURES,
+            key,
             {
-                **table_metadata(f.head, f.table.rows, EventFeatures),
-                **{f"row_sum_{k}": dg.MetadataValue.float(v) for k, v in f.stats.summary().items()},
-                **self._commit(FEATURES, f.table.path),
+                **table_metadata(d.head, d.staged.rows, d.table.schema),
+                **d.profile.metadata(),
+                **self._commit(key, d.staged.path),
             },
         )
-        yield from self._evaluate(FEATURES_SCHEMA, **schema_pass(EventFeatures, f.table.rows))
-        yield from self._feature_checks(f.table.rows, f.stats.nulls, f.valid_read)
-
-    def _feature_checks(self, rows: int, nulls: int, valid_read: int):
-        yield from self._evaluate(
-            ROW_SUM_NOT_NULL, passed=nulls == 0, metadata={"null_row_sums": nulls}
-        )
-        yield from self._evaluate(
-            ONE_ROW_PER_EVENT,
-            passed=rows == valid_read,
-            metadata={"features": rows, "valid_events_read": valid_read},
-            description=None if rows == valid_read else f"{rows} features, {valid_read} valid",
-        )
+        schema_check = dg.AssetCheckKey(key, "pandera_schema")
+        yield from self._evaluate(schema_check, **schema_pass(d.table.schema, d.staged.rows))
+        for name, fields in d.profile.evaluations(d.staged.rows, d.valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(key, name), **fields)
 
     def _legacy(self, work: Path):
         key = legacy_features_key(self.day)
@@ -429,18 +425,25 @@ class DayRun:
                 yield from self._evaluate(
                     VALIDATED_SCHEMA, **validate_stored(ValidatedEvents, path)
                 )
-        if checks & {FEATURES_SCHEMA, ROW_SUM_NOT_NULL, ONE_ROW_PER_EVENT}:
-            with self._stored(FEATURES) as path:
-                if FEATURES_SCHEMA in checks:
-                    result = validate_stored(EventFeatures, path)
-                    yield from self._evaluate(FEATURES_SCHEMA, **result)
-                rows, nulls = 0, 0
-                for frame in iter_frames(path, ["row_sum"]):
-                    rows, nulls = rows + len(frame), nulls + int(frame["row_sum"].isna().sum())
-            with self._stored(VALIDATED) as path:
-                yield from self._feature_checks(rows, nulls, parquet_rows(path))
+        for table in self.derived:
+            if any(key.asset_key == table.key for key in checks):
+                yield from self._audit_derived(table)
         if QUARANTINE_RATIO in checks:
             yield from self._rejudge_quarantine()
+
+    def _audit_derived(self, table: DerivedTable):
+        with self._stored(VALIDATED) as path:
+            valid_read = parquet_rows(path)
+        with self._stored(table.key) as path:
+            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
+            if schema_check in self.selection.checks:
+                yield from self._evaluate(schema_check, **validate_stored(table.schema, path))
+            profile, rows = table.profile(), 0
+            for frame in iter_frames(path):
+                profile.add(frame)
+                rows += len(frame)
+        for name, fields in profile.evaluations(rows, valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(table.key, name), **fields)
 
     def _rejudge_quarantine(self):
         """The ratio recorded with the day's validated_events, judged by this run's policy (a

@@ -1,0 +1,68 @@
+"""A fourth Parquet asset is a DerivedTable: a function over frames and its pandera model. The
+pipeline step builds, commits and records it per day, with its check, like event_features."""
+
+import dagster as dg
+import pandas as pd
+import pandera.pandas as pa
+from dagster import materialize
+from pandera.typing.pandas import Series
+
+from featurepipe.core.schemas import CHECK
+from featurepipe.core.validation import EMPTY_EVENTS
+from featurepipe.defs.assets import build_daily_events
+from featurepipe.defs.derived import DERIVED, DerivedTable
+from featurepipe_tests.conftest import csv_bytes
+from featurepipe_tests.defs.support import (
+    expected_keys,
+    filler,
+    materializations,
+    put_raw,
+    resources,
+    stored_keys,
+    stored_table,
+)
+
+DAY = "2025-11-19"
+
+
+# --- the whole of a new asset: its model, its function, its declaration ----------------------
+class EventHours(pa.DataFrameModel):
+    user_id: Series[int]
+    hour: Series[int] = pa.Field(ge=0, le=23, description="Hour of the event, UTC.")
+
+    class Config:
+        strict = True
+
+
+def event_hours(events: pd.DataFrame) -> pd.DataFrame:
+    hours = events[["user_id"]].assign(hour=events["event_time"].dt.hour.astype("int64"))
+    return EventHours.validate(hours.reset_index(drop=True), **CHECK)
+
+
+EVENT_HOURS = DerivedTable(
+    key=dg.AssetKey("event_hours"),
+    description="The hour of each valid event.",
+    reads=["event_time", "user_id"],
+    build=event_hours,
+    empty=event_hours(EMPTY_EVENTS),
+    schema=EventHours,
+)
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_fourth_parquet_asset_is_one_declaration(local_storage):
+    put_raw(local_storage, DAY, csv_bytes(*filler(DAY, 120)))
+    pipeline = build_daily_events(derived=[*DERIVED, EVENT_HOURS])
+    result = materialize([pipeline], partition_key=DAY, resources=resources(local_storage))
+    assert result.success
+
+    assert stored_keys(local_storage) == expected_keys(DAY) | {
+        f"event_hours/date={DAY}/part.parquet"
+    }
+    hours = stored_table(local_storage, "event_hours", DAY)
+    assert list(hours["user_id"]) == [1000 + i for i in range(120)]
+    assert list(hours["hour"]) == [i // 3600 % 24 for i in range(120)]
+    meta = materializations(result, "event_hours")[DAY]
+    assert meta["dagster/row_count"].value == 120
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.asset_key == EVENT_HOURS.key]
+    assert (check.check_name, check.passed, check.partition) == ("pandera_schema", True, DAY)

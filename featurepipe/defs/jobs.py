@@ -1,6 +1,6 @@
 import dagster as dg
 
-from featurepipe.defs.assets import GROUP
+from featurepipe.defs.names import GROUP
 
 featurepipe_job = dg.define_asset_job(
     "featurepipe_daily",

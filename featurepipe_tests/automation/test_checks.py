@@ -15,15 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurepipe.core.sample import generate_day
-from featurepipe.defs.assets import (
-    FEATURES_SCHEMA,
-    LEGACY,
-    QUARANTINE_RATIO,
-    VALIDATED_SCHEMA,
-    build_daily_events,
-)
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
+from featurepipe.defs.names import FEATURES_SCHEMA, LEGACY, QUARANTINE_RATIO, VALIDATED_SCHEMA
 from featurepipe.settings import Settings
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import failure_text, reasons

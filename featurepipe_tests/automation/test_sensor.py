@@ -10,8 +10,9 @@ import dagster as dg
 import pytest
 
 from featurepipe.defs import sensors
-from featurepipe.defs.assets import RAW, build_daily_events
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
+from featurepipe.defs.names import RAW
 from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.sensors import raw_file_sensor
 from featurepipe.settings import Settings

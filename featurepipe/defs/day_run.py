@@ -1,0 +1,430 @@
+"""One day of a run through the selected assets: what the pipeline step does for each day."""
+
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext as _local
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pandera.pandas as pa
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,  # not exported; AssetCheckResult builds it
+)
+
+from featurepipe.core.features import legacy_csv
+from featurepipe.core.quality import QuarantineJudgement, Verdict, judge_quarantine
+from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
+from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
+from featurepipe.defs.derived import DerivedTable, Profile
+from featurepipe.defs.metadata import (
+    PREVIEW_ROWS,
+    quarantine_reasons,
+    stored_table,
+    table_metadata,
+)
+from featurepipe.defs.names import (
+    FEATURES,
+    LEGACY,
+    QUARANTINE_RATIO,
+    RAW,
+    REJECTED,
+    VALIDATED,
+    VALIDATED_SCHEMA,
+)
+from featurepipe.storage import staging
+from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
+from featurepipe.storage.objects import ObjectInfo, ObjectNotFound
+from featurepipe.storage.tables import (
+    StagedTable,
+    TableWriter,
+    iter_frames,
+    parquet_rows,
+    read_frame,
+)
+from featurepipe.storage.verified import parquet_copy
+
+FAILURE_CASES_SHOWN = 20
+
+
+class DayBlocked(Exception):
+    """The day's quarantine check failed: its features are not built."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the run asked of the step."""
+
+    assets: frozenset[dg.AssetKey]
+    checks: frozenset[dg.AssetCheckKey]
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext) -> "Selection":
+        assets = frozenset(context.selected_asset_keys)
+        if (VALIDATED in assets) != (REJECTED in assets):
+            raise dg.DagsterInvariantViolationError(
+                "validated_events and rejected_events come from one pass over the raw file: "
+                "select both or neither"
+            )
+        return cls(assets, frozenset(context.selected_asset_check_keys))
+
+
+@dataclass
+class StagedValidation:
+    info: ObjectInfo
+    summary: DaySummary
+    events: StagedTable
+    rejected: StagedTable
+    events_head: pd.DataFrame
+    rejected_head: pd.DataFrame
+    seconds: float
+
+
+@dataclass
+class StagedDerived:
+    table: DerivedTable
+    staged: StagedTable
+    head: pd.DataFrame
+    profile: Profile
+    valid_read: int  # rows of the validated events it was built from
+
+
+class DayRun:
+    """One day through the selected assets. Its tables are built in staging first, then
+    committed in order, each recorded once it is stored; a day that raises before its commits
+    stores nothing, and the old tables stay as they were."""
+
+    def __init__(self, context, config, storage, selection: Selection, derived, day: str):
+        self.context, self.config, self.selection, self.day = context, config, selection, day
+        self.derived: list[DerivedTable] = derived
+        self.storage, self.store = storage, storage.store
+        self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
+        self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
+
+    def run(self) -> Iterator:
+        assets, checks = self.selection.assets, self.selection.checks
+        with staging.staging_dir(self.storage.staging_dir) as work:
+            if RAW in assets or VALIDATED in assets:
+                info = self._head_raw()
+            if RAW in assets:
+                yield self._materialization(RAW, raw_metadata(info))
+            validation, blocked = None, None
+            if VALIDATED in assets:
+                validation = yield from self._validate(info, work)
+                judgement = self._judge(validation.summary.quarantine_ratio)
+                if judgement.verdict == Verdict.BLOCK:
+                    blocked = f"quarantine_ratio: {judgement.summary}"
+            derived = []
+            wanted = [t for t in self.derived if t.key in assets]
+            if wanted and not blocked:
+                source = _local(validation.events.path) if validation else self._stored(VALIDATED)
+                with source as path:
+                    for table in wanted:
+                        derived.append((yield from self._derive(table, path, work)))
+            if validation:
+                yield from self._commit_validation(validation, judgement)
+            for built in derived:
+                yield from self._commit_derived(built)
+            if blocked:
+                raise DayBlocked(blocked)
+            if LEGACY in assets:
+                yield from self._legacy(work)
+            if not assets and checks:
+                yield from self._audit()
+
+    def _head_raw(self) -> ObjectInfo:
+        key = raw_key(self.day)
+        self._log(f"action=head_object bucket={self.raw_bucket} key={key}")
+        return self.store.require(self.raw_bucket, key)
+
+    def _validate(self, info: ObjectInfo, work: Path):
+        self._log(f"action=get_object bucket={info.bucket} key={info.key} size={info.size}")
+        started = time.perf_counter()
+        events = TableWriter(work / "validated.parquet", EMPTY_EVENTS)
+        rejected = TableWriter(work / "rejected.parquet", EMPTY_REJECTED)
+        events_head, rejected_head = EMPTY_EVENTS, EMPTY_REJECTED
+        try:
+            with self.store.open(info.bucket, info.key, expected=info) as stream:
+                validation = EventValidation(stream, source=info.uri)
+                for valid, quarantined in validation.batches():
+                    events.write(valid)
+                    rejected.write(quarantined)
+                    events_head = _head(events_head, valid)
+                    rejected_head = _head(rejected_head, quarantined)
+        except pa.errors.SchemaErrors as err:
+            yield from self._evaluate(VALIDATED_SCHEMA, **schema_failure(ValidatedEvents, err))
+            raise
+        summary = validation.summary()
+        seconds = time.perf_counter() - started
+        self._log(
+            f"rows_in={summary.data_lines} valid={summary.valid} "
+            f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
+            f"blank={summary.blank_lines} "
+            f"seconds={seconds:.3f}"
+        )
+        return StagedValidation(
+            info,
+            summary,
+            events.close(),
+            rejected.close(),
+            events_head,
+            rejected_head,
+            seconds,
+        )
+
+    def _commit_validation(self, v: StagedValidation, judgement: QuarantineJudgement):
+        # Tables derived from the old validated events must not outlive them.
+        downstream = [asset_key_path(t.key.path[-1], self.day) for t in self.derived]
+        for key in [*downstream, legacy_features_key(self.day)]:
+            if self.store.delete(self.bucket, key):
+                self._log(f"action=delete_object bucket={self.bucket} key={key}")
+        counts = validated_metadata(v.info, v.summary, v.seconds)
+        yield self._materialization(
+            VALIDATED,
+            {
+                **counts,
+                **table_metadata(v.events_head, v.summary.valid, ValidatedEvents),
+                **self._commit(VALIDATED, v.events.path),
+            },
+        )
+        yield self._materialization(
+            REJECTED,
+            {
+                "source": counts["source"],
+                "quarantine_reasons": counts["quarantine_reasons"],
+                **table_metadata(v.rejected_head, v.summary.quarantined, RejectedEvents),
+                **self._commit(REJECTED, v.rejected.path),
+            },
+        )
+        yield from self._evaluate(VALIDATED_SCHEMA, **schema_pass(ValidatedEvents, v.summary.valid))
+        yield from self._quarantine_evaluation(judgement, quarantine_reasons(v.summary.reasons))
+
+    def _judge(self, ratio: float) -> QuarantineJudgement:
+        return judge_quarantine(ratio, self.config.warn_ratio, self.config.error_ratio)
+
+    def _quarantine_evaluation(self, judgement: QuarantineJudgement, reasons: dg.MetadataValue):
+        severity = (
+            dg.AssetCheckSeverity.WARN
+            if judgement.verdict == Verdict.WARN
+            else dg.AssetCheckSeverity.ERROR
+        )
+        yield from self._evaluate(
+            QUARANTINE_RATIO,
+            passed=judgement.verdict == Verdict.PASS,
+            severity=severity,
+            description=judgement.summary,
+            metadata={
+                "quarantine_ratio": judgement.ratio,
+                "reasons": reasons,
+                "warn_ratio": judgement.warn_ratio,
+                "error_ratio": judgement.error_ratio,
+            },
+        )
+
+    def _derive(self, table: DerivedTable, validated: Path, work: Path):
+        writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
+        head, profile = table.empty, table.profile()
+        try:
+            for events in iter_frames(validated, table.reads):
+                frame = table.build(events)
+                writer.write(frame)
+                profile.add(frame)
+                head = _head(head, frame)
+        except pa.errors.SchemaErrors as err:
+            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
+            yield from self._evaluate(schema_check, **schema_failure(table.schema, err))
+            raise
+        return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
+
+    def _commit_derived(self, d: StagedDerived):
+        key = d.table.key
+        yield self._materialization(
+            key,
+            {
+                **table_metadata(d.head, d.staged.rows, d.table.schema),
+                **d.profile.metadata(),
+                **self._commit(key, d.staged.path),
+            },
+        )
+        schema_check = dg.AssetCheckKey(key, "pandera_schema")
+        yield from self._evaluate(schema_check, **schema_pass(d.table.schema, d.staged.rows))
+        for name, fields in d.profile.evaluations(d.staged.rows, d.valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(key, name), **fields)
+
+    def _legacy(self, work: Path):
+        key = legacy_features_key(self.day)
+        with self._stored(FEATURES) as source:
+            frame = read_frame(source)
+        legacy_csv(frame, work / key)
+        size = self.store.put_file(self.bucket, key, work / key)
+        self._log(f"action=put_object bucket={self.bucket} key={key}")
+        yield self._materialization(
+            LEGACY,
+            {
+                "uri": self.store.uri(self.bucket, key),
+                "bytes_written": size,
+                "dagster/row_count": len(frame),
+            },
+        )
+
+    def _audit(self):
+        """Checks launched on their own: read the stored tables back, which is their point
+        (someone may have replaced a table since it was written)."""
+        checks = self.selection.checks
+        if VALIDATED_SCHEMA in checks:
+            with self._stored(VALIDATED) as path:
+                yield from self._evaluate(
+                    VALIDATED_SCHEMA, **validate_stored(ValidatedEvents, path)
+                )
+        for table in self.derived:
+            if any(key.asset_key == table.key for key in checks):
+                yield from self._audit_derived(table)
+        if QUARANTINE_RATIO in checks:
+            yield from self._rejudge_quarantine()
+
+    def _audit_derived(self, table: DerivedTable):
+        with self._stored(VALIDATED) as path:
+            valid_read = parquet_rows(path)
+        with self._stored(table.key) as path:
+            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
+            if schema_check in self.selection.checks:
+                yield from self._evaluate(schema_check, **validate_stored(table.schema, path))
+            profile, rows = table.profile(), 0
+            for frame in iter_frames(path):
+                profile.add(frame)
+                rows += len(frame)
+        for name, fields in profile.evaluations(rows, valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(table.key, name), **fields)
+
+    def _rejudge_quarantine(self):
+        """The ratio recorded with the day's validated_events, judged by this run's policy (a
+        person tightening or loosening the thresholds)."""
+        records = self.context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=VALIDATED, asset_partitions=[self.day]), limit=1
+        ).records
+        if not records:
+            raise ObjectNotFound(f"validated_events {self.day}: never materialized")
+        recorded = records[0].asset_materialization.metadata
+        judgement = self._judge(recorded["quarantine_ratio"].value)
+        yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"])
+
+    def _stored(self, asset: dg.AssetKey):
+        return parquet_copy(self.store, self.bucket, asset_key_path(asset.path[-1], self.day))
+
+    def _commit(self, asset: dg.AssetKey, path: Path) -> dict:
+        key = asset_key_path(asset.path[-1], self.day)
+        written = self.store.put_file(self.bucket, key, path)
+        self._log(f"action=put_object bucket={self.bucket} key={key} bytes={written}")
+        return {
+            "stored_table": stored_table(self.storage, asset.path[-1], self.day),
+            "bytes_written": dg.MetadataValue.int(written),
+        }
+
+    def _materialization(self, asset: dg.AssetKey, metadata: dict) -> dg.AssetMaterialization:
+        self._targets.pop(asset, None)
+        return dg.AssetMaterialization(asset_key=asset, partition=self.day, metadata=metadata)
+
+    def _evaluate(self, key: dg.AssetCheckKey, **fields) -> Iterator[dg.AssetCheckEvaluation]:
+        """The check's result for this day, when the run selected the check."""
+        if key in self.selection.checks:
+            yield dg.AssetCheckEvaluation(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                partition=self.day,
+                # It blocks the day's features while the day is built; judged again on its
+                # own, it reports and gates nothing.
+                blocking=key == QUARANTINE_RATIO and VALIDATED in self.selection.assets,
+                target_materialization_data=self._latest(key.asset_key),
+                **fields,
+            )
+
+    def _latest(self, asset: dg.AssetKey) -> AssetCheckEvaluationTargetMaterializationData | None:
+        """The day's latest materialization: what the UI shows this result against. Events
+        are stored as they are yielded, so it is the one this run just recorded, if any."""
+        if asset not in self._targets:
+            records = self.context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
+            ).records
+            self._targets[asset] = (
+                AssetCheckEvaluationTargetMaterializationData(
+                    storage_id=records[0].storage_id,
+                    run_id=records[0].run_id,
+                    timestamp=records[0].timestamp,
+                )
+                if records
+                else None
+            )
+        return self._targets[asset]
+
+    def _log(self, message: str) -> None:
+        self.context.log.info(f"step=daily_events partition={self.day} {message}")
+
+
+def raw_metadata(info: ObjectInfo) -> dict:
+    return {
+        "source": dg.MetadataValue.text(info.uri),
+        "size_bytes": dg.MetadataValue.int(info.size),
+        "etag": dg.MetadataValue.text(info.etag),
+        "last_modified": dg.MetadataValue.timestamp(info.last_modified),
+    }
+
+
+def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
+    return {
+        "source": dg.MetadataValue.text(info.uri),
+        "source_etag": dg.MetadataValue.text(info.etag),
+        "rows_in": dg.MetadataValue.int(s.data_lines),
+        "valid": dg.MetadataValue.int(s.valid),
+        "quarantined": dg.MetadataValue.int(s.quarantined),
+        "valid_lines": dg.MetadataValue.int(s.valid_lines),
+        "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
+        "blank_lines": dg.MetadataValue.int(s.blank_lines),
+        "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
+        "quarantine_reasons": quarantine_reasons(s.reasons),
+        "columns_absent": dg.MetadataValue.json(s.absent_columns),
+        "columns_extra": dg.MetadataValue.json(s.extra_columns),
+        "bytes_read": dg.MetadataValue.int(s.bytes_read),
+        "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
+    }
+
+
+def schema_pass(schema: type[pa.DataFrameModel], rows: int) -> dict:
+    return {
+        "passed": True,
+        "metadata": {"schema": schema.__name__, "rows_checked": rows, "failure_cases": 0},
+    }
+
+
+def schema_failure(schema: type[pa.DataFrameModel], err: pa.errors.SchemaErrors) -> dict:
+    cases = err.failure_cases
+    shown = cases.head(FAILURE_CASES_SHOWN).astype(str).to_markdown(index=False)
+    return {
+        "passed": False,
+        "metadata": {
+            "schema": schema.__name__,
+            "failure_cases": len(cases),
+            "failures": dg.MetadataValue.md(shown),
+        },
+    }
+
+
+def validate_stored(schema: type[pa.DataFrameModel], path: Path) -> dict:
+    """A stored table checked frame by frame; all failing cases counted, the first shown."""
+    failures, rows = [], 0
+    for frame in iter_frames(path):
+        rows += len(frame)
+        try:
+            schema.validate(frame, **CHECK)
+        except pa.errors.SchemaErrors as err:
+            failures.append(err)
+    if not failures:
+        return schema_pass(schema, rows)
+    result = schema_failure(schema, failures[0])
+    result["metadata"]["failure_cases"] = sum(len(f.failure_cases) for f in failures)
+    return result
+
+
+def _head(head, frame):
+    """The first rows seen so far, for the preview."""
+    return head if len(head) >= PREVIEW_ROWS or frame.empty else frame.head(PREVIEW_ROWS)

@@ -1,12 +1,14 @@
-"""featurepipe benchmark: throughput and memory against the pure-Python baseline, and the
-cost of a single-run backfill against one run per day.
+"""featurepipe benchmark: start-up, throughput and memory, side by side with the best
+hand-written peer and the plain-Python reference, and the per-day cost inside a range run.
 
-    .venv/bin/python benchmarks/bench.py                       # 100k, 1M, 10M rows; 30-day backfill
-    .venv/bin/python benchmarks/bench.py --sizes 100000 --backfill-days 5   # a quick look
+    .venv/bin/python benchmarks/bench.py                 # 100k, 1M, 10M rows; 30-day range
+    .venv/bin/python benchmarks/bench.py --sizes 100000 --range-days 5 --repeat 1   # a quick look
 
-Each measurement runs in fresh subprocesses (--repeat of them, the median kept), each with
-its own peak memory. Results are printed and written to benchmarks/results.md with the
-machine's core count.
+featurepipe is driven only through `featurepipe.definitions.defs`: its whole asset job (every
+asset and check of a day, as `dagster asset materialize --select '*'` runs them), executed in
+process on an in-memory instance and local buckets. Each measurement runs in fresh
+processes, featurepipe, the peer and the reference taking turns, and the median of --repeat
+is kept. Results are printed and written to benchmarks/results.md.
 """
 
 import argparse
@@ -15,19 +17,24 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# The repository is cloned with ../shared beside it.
+PEER = REPO.parent / "shared" / "peers" / "p3_pyarrow.py"
 RAW_BUCKET, FEATURE_BUCKET = "datapipeline-raw-data", "datapipeline-feature-data"
 MALFORMED = 0.001
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+IMPORT_FLOOR = "import dagster, pandas, pyarrow.csv, pyarrow.parquet, pandera.pandas, boto3"
+EMPTY_DAY = dt.date(2025, 1, 1)  # header only
 
 
 def _status_mb(field: str) -> float:
@@ -37,17 +44,6 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def rss_mb() -> float:
-    """Resident memory now."""
-    return _status_mb("VmRSS")
-
-
-def cpu_seconds() -> float:
-    """User and system CPU time of this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def reset_peak() -> None:
     """Start the peak over from the memory resident now (Linux 4.0+)."""
     Path("/proc/self/clear_refs").write_text("5")
@@ -55,65 +51,83 @@ def reset_peak() -> None:
 
 def peak_mb() -> float:
     """This process's peak resident memory since reset_peak(). Not ru_maxrss: Linux carries
-    that over from the parent through fork and exec, so a worker spawned by a driver that
-    has just generated a 1M-row file would report the driver's size."""
+    that over from the parent through fork and exec."""
     return _status_mb("VmHWM")
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process, all threads."""
+    times = os.times()
+    return times.user + times.system
+
+
+def timed_process(argv: list[str], **popen) -> dict:
+    """Wall and CPU seconds and peak memory of a whole child process, imports included.
+
+    The child's ru_maxrss counts what this process had resident when it forked, so callers
+    that need its memory run it from a small worker process (worker_peer)."""
+    with tempfile.TemporaryFile() as log:  # a pipe could fill up while nobody reads it
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, **popen)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise RuntimeError(f"{argv} failed:\n{log.read()[-3000:].decode(errors='replace')}")
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak": usage.ru_maxrss / 1024,
+    }
 
 
 # --- workers: each runs in its own process and prints one JSON line ----------------------
 
 
-def materializer(root: str):
-    """materialize() of the three assets on local buckets under `root`, timed."""
+def worker_featurepipe(root: str, partitions: str) -> dict:
+    """A header-only day's run, then the run of `partitions` (a day, or FIRST...LAST in one
+    run), in one process after a warm-up run: wall and CPU seconds, peak memory and events
+    recorded of each.
+
+    The instance is in memory, as `dagster.materialize()`'s: a SQLite instance's cost per
+    event varied by a factor of two from one run to the next here, more than the work
+    measured; the start-up figures show what SQLite costs, and `events` what it is paid for."""
+    os.environ.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=root)
     import dagster as dg
-    from dagster_aws.s3 import S3Resource
 
-    from featurepipe.defs.assets import event_features, raw_events, validate_raw_events
-    from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
-    from featurepipe.defs.resources import StorageResource
+    from featurepipe.definitions import defs
 
-    storage = StorageResource(backend="local", local_root=root, s3=S3Resource())
-    resources = {
-        "storage": storage,
-        "io_manager": ParquetIOManager(storage=storage),
-        "raw_io_manager": RawFileIOManager(storage=storage),
-    }
-    assets = [raw_events, validate_raw_events, event_features]
-    instance = dg.DagsterInstance.ephemeral()
+    job = defs.resolve_implicit_global_asset_job_def()
+    first, _, last = partitions.partition("...")
+    run_args = {"tags": {RANGE_START: first, RANGE_END: last}} if last else {"partition_key": first}
+    with dg.DagsterInstance.ephemeral() as instance:
 
-    def run(**kwargs) -> float:
-        started = time.perf_counter()
-        assert dg.materialize(assets, resources=resources, instance=instance, **kwargs).success
-        return time.perf_counter() - started
+        def run(**kwargs) -> dict:
+            reset_peak()
+            started, cpu = time.perf_counter(), cpu_seconds()
+            result = job.execute_in_process(instance=instance, **kwargs)
+            seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+            assert result.success
+            events = len(instance.all_logs(result.run_id))
+            return {"seconds": seconds, "cpu": cpu, "peak": peak_mb(), "events": events}
 
-    return run
-
-
-def worker_featurepipe(root: str, day: str, empty_day: str) -> dict:
-    """The assets as Dagster runs them: materialize() of raw_events -> validated/rejected ->
-    event_features on local buckets, Parquet written and read back through the IO manager."""
-    run = materializer(root)
-    run(partition_key=empty_day)  # warm-up: first-call costs of Dagster, pandas and pandera
-    overhead = run(partition_key=empty_day)
-    reset_peak()
-    before, cpu = rss_mb(), cpu_seconds()
-    seconds = run(partition_key=day)
+        run(partition_key=EMPTY_DAY.isoformat())  # first-call costs of Dagster, pandas, pandera
+        empty = run(partition_key=EMPTY_DAY.isoformat())
+        ours = run(**run_args)
     return {
-        "seconds": seconds,
-        "overhead": overhead,
-        "cpu": cpu_seconds() - cpu,
-        "rss_before": before,
-        "peak": peak_mb(),
+        **ours,
+        "overhead": empty["seconds"],
+        "empty_peak": empty["peak"],
+        "empty_events": empty["events"],
     }
 
 
-def worker_baseline(root: str, day: str, out: str) -> dict:
-    """The old way: the csv module row by row, same contract, features and rejects as CSV."""
+def worker_reference(root: str, day: str, out: str) -> dict:
+    """The plain-Python reference of the row contract (the csv module, row by row), writing
+    features and rejects as CSV: the old way."""
     from featurepipe.core.reference import reference_validate
 
     key = f"user_events_{day.replace('-', '')}.csv"
-    reset_peak()
-    before = rss_mb()
     started = time.perf_counter()
     with open(Path(root) / RAW_BUCKET / key, "rb") as stream:
         result = reference_validate(stream, key)
@@ -132,70 +146,38 @@ def worker_baseline(root: str, day: str, out: str) -> dict:
             )
     with open(Path(out) / f"rejected_{day}.csv", "w", newline="") as file:
         csv.writer(file).writerows(result.rejected)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_before": before, "peak": peak_mb()}
+    return {"seconds": time.perf_counter() - started}
 
 
-def worker_backfill(root: str, first: str, last: str, empty_day: str) -> dict:
-    """One run over the whole range against one run per day, in one process."""
-    run = materializer(root)
-    run(partition_key=empty_day)
-    days = [
-        (dt.date.fromisoformat(first) + dt.timedelta(days=i)).isoformat()
-        for i in range((dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1)
-    ]
-    # The fixed cost is taken from every day once, so its error would count once a day: an
-    # empty-day run beside each day's run, and their median.
-    empty, per_day = [], []
-    for day in days:
-        empty.append(run(partition_key=empty_day))
-        per_day.append(run(partition_key=day))
-    overhead = statistics.median(empty)
-    single = run(tags={RANGE_START: first, RANGE_END: last})
-    return {"overhead": overhead, "per_day": per_day, "single_run": single, "days": len(days)}
-
-
-def worker_cli_overhead(root: str, empty_day: str) -> dict:
-    """Wall time of `dagster asset materialize` on an empty day: a real run's fixed cost."""
-    env = {**os.environ, "FEATUREPIPE_LOCAL_ROOT": root, "FEATUREPIPE_STORAGE": "local"}
-    dagster = str(Path(sys.executable).parent / "dagster")
-    args = [dagster, "asset", "materialize", "-m", "featurepipe.definitions"]
-    args += ["--select", "raw_events*", "--partition", empty_day]
-    times = []
-    for _ in range(2):  # the first also creates the instance's storage
-        started = time.perf_counter()
-        subprocess.run(args, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return {"seconds": times[-1]}
+def worker_peer(raw: str, out: str) -> dict:
+    """The peer script as its own whole process, threaded parser, timed from start to exit.
+    Run from here, a process with little resident, so that its ru_maxrss is its own."""
+    return timed_process([sys.executable, str(PEER), raw, out, "--threads"])
 
 
 WORKERS = {
     "featurepipe": worker_featurepipe,
-    "baseline": worker_baseline,
-    "backfill": worker_backfill,
-    "cli_overhead": worker_cli_overhead,
+    "reference": worker_reference,
+    "peer": worker_peer,
 }
 
 
 def spawn(name: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", name, *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    argv = [sys.executable, __file__, "--worker", name, *args]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{argv} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def median_run(repeat: int, name: str, *args: str) -> dict:
-    """The run with the median time of `repeat` fresh processes: this machine's timings vary
-    by 10-20% from one process to the next."""
-    runs = sorted((spawn(name, *args) for _ in range(repeat)), key=net_seconds)
-    return runs[len(runs) // 2]
+def median_by(runs: list[dict], key) -> dict:
+    """The run with the median of `key`: this machine's timings vary from one process to the
+    next, and more while other work shares its two cores."""
+    return sorted(runs, key=key)[len(runs) // 2]
 
 
-def net_seconds(run: dict) -> float:
-    return run["seconds"] - run.get("overhead", 0.0)
+def net(run: dict) -> float:
+    return run["seconds"] - run["overhead"]
 
 
 # --- the driver ------------------------------------------------------------------------
@@ -212,25 +194,152 @@ def write_raw(root: Path, day: dt.date, rows: int) -> Path:
     return path
 
 
-def same_row_sums(root: Path, day: str, baseline_dir: Path) -> bool:
+def row_sums_agree(root: Path, day: str, reference_dir: Path, peer_dir: Path | None) -> bool:
+    """featurepipe's stored row_sum values, in order, equal the reference's and the peer's."""
     import numpy as np
     import pyarrow.parquet as pq
 
     ours = pq.read_table(
         root / FEATURE_BUCKET / f"event_features/date={day}/part.parquet", columns=["row_sum"]
     )["row_sum"].to_numpy()
-    with open(baseline_dir / f"features_{day}.csv", newline="") as file:
+    with open(reference_dir / f"features_{day}.csv", newline="") as file:
         rows = csv.reader(file)
         next(rows)
-        theirs = np.array([float(row[0]) for row in rows])
-    return ours.shape == theirs.shape and bool(np.array_equal(ours, theirs))
+        others = [np.array([float(row[0]) for row in rows])]
+    if peer_dir is not None:
+        peer = pq.read_table(peer_dir / "valid.parquet", columns=["row_sum"])["row_sum"]
+        others.append(peer.to_numpy())
+    return all(ours.shape == o.shape and bool(np.array_equal(ours, o)) for o in others)
+
+
+def throughput(args, root: Path, work: Path) -> list[str]:
+    has_peer = PEER.exists()
+    if not has_peer:
+        print(f"peer column skipped: {PEER} is absent (clone ../shared beside the repository)")
+    lines = [
+        "| rows | raw MB | featurepipe s: net (whole run, CPU) | peer s (CPU) | featurepipe net "
+        "÷ peer | reference s | reference ÷ featurepipe net | featurepipe peak MB (extra over "
+        "a header-only run) | extra ÷ raw size | peer peak MB | featurepipe peak ÷ peer "
+        "peak | row_sum equal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, rows in enumerate(int(s) for s in args.sizes.split(",")):
+        day = (dt.date(2025, 6, 1) + dt.timedelta(days=i)).isoformat()
+        raw = write_raw(root, dt.date.fromisoformat(day), rows)
+        raw_mb = raw.stat().st_size / 2**20
+        reference_dir, peer_dir = work / "reference" / day, work / "peer" / day
+        reference_dir.mkdir(parents=True)
+        ours, peers, references = [], [], []
+        for _ in range(args.repeat):  # taking turns, so that each sees the same machine
+            ours.append(spawn("featurepipe", str(root), day))
+            if has_peer:
+                peers.append(spawn("peer", str(raw), str(peer_dir)))
+            references.append(spawn("reference", str(root), day, str(reference_dir)))
+        fp = median_by(ours, net)
+        ref = median_by(references, lambda r: r["seconds"])
+        extra = fp["peak"] - fp["empty_peak"]
+        if has_peer:
+            peer = median_by(peers, lambda r: r["seconds"])
+            peer_cells = (
+                f"{peer['seconds']:.2f} ({peer['cpu']:.2f}) | {net(fp) / peer['seconds']:.2f}",
+                f"{peer['peak']:.0f} | {fp['peak'] / peer['peak']:.2f}",
+            )
+        else:
+            peer_cells = ("— | —", "— | —")
+        agree = row_sums_agree(root, day, reference_dir, peer_dir if has_peer else None)
+        row = (
+            f"| {rows:,} | {raw_mb:.0f} "
+            f"| {net(fp):.2f} ({fp['seconds']:.2f}, {fp['cpu']:.2f}) | {peer_cells[0]} "
+            f"| {ref['seconds']:.2f} | {ref['seconds'] / net(fp):.1f} "
+            f"| {fp['peak']:.0f} ({extra:.0f}) | {extra / raw_mb:.2f} | {peer_cells[1]} "
+            f"| {agree} |"
+        )
+        print(row, flush=True)
+        lines.append(row)
+    return lines
+
+
+def startup(args, root: Path, work: Path) -> list[str]:
+    """A header-only day through the real command line, against the imports it cannot avoid.
+    No DAGSTER_HOME: the command makes its temporary SQLite instance, as on a fresh checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "FEATUREPIPE_"))}
+    env.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=str(root))
+    in_process = work / "in_process.yaml"
+    in_process.write_text("execution:\n  config:\n    in_process: {}\n")
+    dagster = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize"]
+    dagster += ["-m", "featurepipe.definitions", "--select", "*", "--partition", str(EMPTY_DAY)]
+    commands = {
+        "import floor: `python -c " + f'"{IMPORT_FLOOR}"`': [sys.executable, "-c", IMPORT_FLOOR],
+        "`dagster asset materialize` with the defaults": dagster,
+        "the same, `-c` in_process": [*dagster, "-c", str(in_process)],
+        "the same, `-c deploy/run-config/multiprocess.yaml`": [
+            *dagster,
+            "-c",
+            str(REPO / "deploy" / "run-config" / "multiprocess.yaml"),
+        ],
+    }
+    runs = {name: [] for name in commands}
+    for argv in commands.values():  # warm the page cache and the bytecode
+        timed_process(argv, env=env, cwd=work)
+    for _ in range(args.repeat):
+        for name, argv in commands.items():
+            runs[name].append(timed_process(argv, env=env, cwd=work))
+    medians = {
+        name: (
+            statistics.median(r["seconds"] for r in found),
+            statistics.median(r["cpu"] for r in found),
+        )
+        for name, found in runs.items()
+    }
+    floor_s, floor_cpu = next(iter(medians.values()))
+    lines = [
+        "| a header-only day | wall s | CPU s | ÷ import floor (wall) | ÷ import floor (CPU) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, (seconds, cpu) in medians.items():
+        lines.append(
+            f"| {name} | {seconds:.2f} | {cpu:.2f} | {seconds / floor_s:.2f} "
+            f"| {cpu / floor_cpu:.2f} |"
+        )
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def range_cost(args, root: Path) -> list[str]:
+    """Issue 12's per-day cost: N days of R rows in one run against one day of N*R rows, each
+    net of a header-only day's run in the same process."""
+    first = dt.date(2025, 9, 1)
+    last = first + dt.timedelta(days=args.range_days - 1)
+    for i in range(args.range_days):
+        write_raw(root, first + dt.timedelta(days=i), args.range_rows)
+    whole = dt.date(2025, 8, 1)
+    write_raw(root, whole, args.range_days * args.range_rows)
+    ranges, singles = [], []
+    for _ in range(args.repeat):
+        ranges.append(spawn("featurepipe", str(root), f"{first}...{last}"))
+        singles.append(spawn("featurepipe", str(root), str(whole)))
+    days, one = median_by(ranges, net), median_by(singles, net)
+    per_day = (net(days) - net(one)) / args.range_days
+    events = (days["events"] - one["events"]) / args.range_days
+    lines = [
+        f"- {args.range_days} days × {args.range_rows:,} rows in one run: {net(days):.2f} s net "
+        f"({days['seconds']:.2f} s less {days['overhead']:.2f} s for a header-only day; CPU "
+        f"{days['cpu']:.2f} s; peak {days['peak']:.0f} MB)",
+        f"- one day of {args.range_days * args.range_rows:,} rows: {net(one):.2f} s net "
+        f"({one['seconds']:.2f} s less {one['overhead']:.2f} s; CPU {one['cpu']:.2f} s; peak "
+        f"{one['peak']:.0f} MB)",
+        f"- **range ÷ single day = {net(days) / net(one):.2f}** (goal ≤ 1.3): {per_day:.3f} s "
+        f"and {events:.0f} more recorded events per day beyond its rows",
+    ]
+    print("\n".join(lines), flush=True)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
-    parser.add_argument("--backfill-days", type=int, default=30)
-    parser.add_argument("--backfill-rows", type=int, default=100_000)
+    parser.add_argument("--range-days", type=int, default=30)
+    parser.add_argument("--range-rows", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     parser.add_argument(
@@ -243,73 +352,44 @@ def main() -> None:
         return
 
     shutil.rmtree(args.work, ignore_errors=True)
-    root, baseline_dir = args.work / "buckets", args.work / "baseline"
-    baseline_dir.mkdir(parents=True)
-    empty = dt.date(2025, 1, 1)
-    write_raw(root, empty, 0)
-    lines = [
-        "| rows | raw MB | featurepipe s | baseline s | throughput × | featurepipe peak MB "
-        "(processing) | baseline peak MB | memory ÷ raw size | row_sum equal |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for i, rows in enumerate(int(s) for s in args.sizes.split(",")):
-        day = dt.date(2025, 6, 1) + dt.timedelta(days=i)
-        raw = write_raw(root, day, rows)
-        raw_mb = raw.stat().st_size / 2**20
-        ours = median_run(args.repeat, "featurepipe", str(root), day.isoformat(), empty.isoformat())
-        theirs = median_run(args.repeat, "baseline", str(root), day.isoformat(), str(baseline_dir))
-        net = net_seconds(ours)
-        processing_mb = ours["peak"] - ours["rss_before"]
-        row = (
-            f"| {rows:,} | {raw_mb:.0f} "
-            f"| {ours['seconds']:.2f} (net {net:.2f}, CPU {ours['cpu']:.2f}) "
-            f"| {theirs['seconds']:.2f} | {theirs['seconds'] / net:.1f} "
-            f"| {ours['peak']:.0f} ({processing_mb:.0f}) | {theirs['peak']:.0f} "
-            f"| {processing_mb / raw_mb:.2f} "
-            f"| {same_row_sums(root, day.isoformat(), baseline_dir)} |"
-        )
-        print(row, flush=True)
-        lines.append(row)
-
-    first = dt.date(2025, 9, 1)
-    last = first + dt.timedelta(days=args.backfill_days - 1)
-    for i in range(args.backfill_days):
-        write_raw(root, first + dt.timedelta(days=i), args.backfill_rows)
-    fill = spawn("backfill", str(root), first.isoformat(), last.isoformat(), empty.isoformat())
-    cli = spawn("cli_overhead", str(root), empty.isoformat())
-    processing = sum(t - fill["overhead"] for t in fill["per_day"])
-    budget = processing + fill["overhead"]
-    backfill = [
+    root = args.work / "buckets"
+    write_raw(root, EMPTY_DAY, 0)
+    started = dt.datetime.now(dt.UTC)
+    load = os.getloadavg()[0]
+    sections = [
+        "## Start-up",
         "",
-        f"Backfill of {fill['days']} days × {args.backfill_rows:,} rows:",
-        f"- one run per day: {sum(fill['per_day']):.1f} s in all "
-        f"({fill['overhead']:.2f} s of each run is fixed cost: the median of an empty-day run "
-        "beside each day's)",
-        f"- one single run over the range: {fill['single_run']:.1f} s",
-        f"- days' processing + one run's start-up: {budget:.1f} s; "
-        f"single run ÷ that = {fill['single_run'] / budget:.2f} (goal ≤ 1.3)",
-        f"- a `dagster asset materialize` CLI run on an empty day (process start, imports, "
-        f"one subprocess per step): {cli['seconds']:.1f} s",
+        *startup(args, root, args.work),
+        "",
+        "## Throughput and memory",
+        "",
+        *throughput(args, root, args.work),
+        "",
+        "## A range in one run",
+        "",
+        *range_cost(args, root),
     ]
-    print("\n".join(backfill))
     header = [
         "# Benchmark results",
         "",
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
-        f"{platform.python_implementation()} {platform.python_version()} · "
+        f"{started:%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores (load average {load:.1f} at "
+        f"the start) · {platform.python_implementation()} {platform.python_version()} · "
         f"{MALFORMED:.1%} malformed lines · `benchmarks/bench.py --sizes {args.sizes} "
-        f"--backfill-days {args.backfill_days} --backfill-rows {args.backfill_rows} "
-        f"--repeat {args.repeat}`",
+        f"--range-days {args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
         "",
-        f"Each figure is the median of {args.repeat} fresh processes. "
-        "featurepipe s: a whole in-process `materialize()` of the three assets; net = minus the "
-        "same run on an empty day (Dagster's fixed cost); CPU = user + system seconds of all "
-        "its threads during the run. Throughput × = baseline s ÷ net s. "
-        "Peak MB = the worker's own peak RSS during the run (VmHWM, reset just before it); "
-        "processing MB = that minus RSS before the run (after imports and warm-up).",
+        f"Each figure is the median of {args.repeat} fresh processes. Start-up: wall and CPU "
+        "seconds of whole processes on a header-only day, no DAGSTER_HOME (a temporary SQLite "
+        "instance). featurepipe: its whole asset job from `featurepipe.definitions.defs`, in "
+        "process, on an in-memory instance and local buckets; net = the day's run minus a "
+        "header-only day's run in the same process (after a warm-up run); CPU = user + system "
+        "seconds of all its threads during the run. Peer: `../shared/peers/p3_pyarrow.py "
+        "--threads`, the whole process, imports included. Reference: the plain-Python row "
+        "contract writing CSV. Peak MB: the process's peak resident memory during the run "
+        "(VmHWM, reset just before it; the peer's ru_maxrss); extra = that minus the same for "
+        "the header-only run.",
         "",
     ]
-    args.out.write_text("\n".join(header + lines + backfill) + "\n")
+    args.out.write_text("\n".join(header + sections) + "\n")
     print(f"wrote {args.out}")
 
 

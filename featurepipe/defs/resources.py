@@ -15,9 +15,10 @@ class S3Connection(dg.ConfigurableResource):
 
     A field left unset leaves the choice to boto3, which reads AWS_ENDPOINT_URL,
     AWS_DEFAULT_REGION, AWS_PROFILE and the usual credential chain: AWS, MinIO and LocalStack
-    all work. The fields are those of dagster-aws's S3Resource, so its run config carries over;
-    featurepipe builds the client itself because importing dagster_aws loads all of that
-    package's components, about 0.6 s on every run and every definitions load.
+    all work. The fields are named and mean as in dagster-aws's S3Resource (all of them but
+    use_unsigned_session), so its run config carries over; featurepipe builds the client itself
+    because importing dagster_aws loads all of that package's components, about 0.6 s on every
+    run and every load of the definitions.
     """
 
     region_name: str | None = None

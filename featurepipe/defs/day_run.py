@@ -101,8 +101,17 @@ class DayRun:
         self.storage, self.store = storage, storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
         self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
+        self._puts: list[str] = []  # key:bytes of each table committed, logged once a day
 
     def run(self) -> Iterator:
+        # One log line per action and day: every line is an event the run records.
+        try:
+            yield from self._run()
+        finally:
+            if self._puts:
+                self._log(f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}")
+
+    def _run(self) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
         with staging.staging_dir(self.storage.staging_dir) as work:
             if RAW in assets or VALIDATED in assets:
@@ -134,12 +143,14 @@ class DayRun:
                 yield from self._audit()
 
     def _head_raw(self) -> ObjectInfo:
-        key = raw_key(self.day)
-        self._log(f"action=head_object bucket={self.raw_bucket} key={key}")
-        return self.store.require(self.raw_bucket, key)
+        info = self.store.require(self.raw_bucket, raw_key(self.day))
+        self._log(
+            f"action=head_object bucket={info.bucket} key={info.key} size={info.size} "
+            f"etag={info.etag}"
+        )
+        return info
 
     def _validate(self, info: ObjectInfo, work: Path):
-        self._log(f"action=get_object bucket={info.bucket} key={info.key} size={info.size}")
         started = time.perf_counter()
         events = TableWriter(work / "validated.parquet", EMPTY_EVENTS)
         rejected = TableWriter(work / "rejected.parquet", EMPTY_REJECTED)
@@ -158,6 +169,7 @@ class DayRun:
         summary = validation.summary()
         seconds = time.perf_counter() - started
         self._log(
+            f"action=get_object bucket={info.bucket} key={info.key} "
             f"rows_in={summary.data_lines} valid={summary.valid} "
             f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
             f"blank={summary.blank_lines} "
@@ -258,7 +270,7 @@ class DayRun:
             frame = read_frame(source)
         legacy_csv(frame, work / key)
         size = self.store.put_file(self.bucket, key, work / key)
-        self._log(f"action=put_object bucket={self.bucket} key={key}")
+        self._puts.append(f"{key}:{size}")
         yield self._materialization(
             LEGACY,
             {
@@ -315,7 +327,7 @@ class DayRun:
     def _commit(self, asset: dg.AssetKey, path: Path) -> dict:
         key = asset_key_path(asset.path[-1], self.day)
         written = self.store.put_file(self.bucket, key, path)
-        self._log(f"action=put_object bucket={self.bucket} key={key} bytes={written}")
+        self._puts.append(f"{key}:{written}")
         return {
             "stored_table": stored_table(self.storage, asset.path[-1], self.day),
             "bytes_written": dg.MetadataValue.int(written),

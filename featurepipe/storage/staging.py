@@ -3,6 +3,8 @@
 Every staging directory lives under one root (the configured one, FEATUREPIPE_STAGING_DIR,
 else `<system temp>/featurepipe-staging`) and is named after the process that made it, so a
 run that was killed leaves directories the next run can recognise as orphaned and remove.
+Names carry the host too (`<pid>@<host>~…`): a directory shared between machines (or pods,
+each with its own pids) is only ever swept of its own host's dead processes' leftovers.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,15 +37,20 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+HOST = socket.gethostname()
+
+
 def owner_pid(name: str) -> int | None:
-    """The pid a staging name (`<pid>-<random>...`) was made by; None if not such a name."""
-    head, dash, _ = name.partition("-")
-    return int(head) if dash and head.isdigit() else None
+    """The pid of this host that made a staging name (`<pid>@<host>~<random>...`); None for
+    any other name, another host's included."""
+    owner, tilde, _ = name.partition("~")
+    pid, at, host = owner.partition("@")
+    return int(pid) if tilde and at and host == HOST and pid.isdigit() else None
 
 
-def tag() -> str:
-    """`<pid>-`, the start of every staging name this process makes."""
-    return f"{os.getpid()}-"
+def tag(pid: int | None = None) -> str:
+    """`<pid>@<host>~`, the start of every staging name a process makes (this one's by default)."""
+    return f"{pid or os.getpid()}@{HOST}~"
 
 
 def reclaim(directory: Path, prefix: str = "") -> list[Path]:

@@ -106,16 +106,18 @@ def dead_pid() -> int:
 def test_staging_left_by_a_dead_process_is_reclaimed(tmp_path):
     configured = str(tmp_path / "staging")
     root = staging.staging_root(configured)
-    orphan = root / f"{dead_pid()}-abc123"
+    orphan = root / f"{staging.tag(dead_pid())}abc123"
     (orphan / "day").mkdir(parents=True)
     (orphan / "day" / "validated.parquet").write_bytes(b"x" * 1000)
     with staging.staging_dir(configured) as mine:
-        live = root / f"{os.getppid()}-live"  # a running process's: kept
+        live = root / f"{staging.tag(os.getppid())}live"  # a running process's: kept
+        elsewhere = root / f"{dead_pid()}@another-host~x"  # not ours to judge: kept
         live.mkdir()
+        elsewhere.mkdir()
         assert staging.reclaim_orphans(configured) == [orphan]
         assert mine.is_dir() and live.is_dir()
     assert not mine.exists()
-    assert sorted(p.name for p in root.iterdir()) == [live.name]
+    assert sorted(p.name for p in root.iterdir()) == sorted([live.name, elsewhere.name])
     shutil.rmtree(live)
 
 
@@ -123,7 +125,7 @@ def test_a_local_write_killed_midway_is_swept_by_the_next_write(local_storage):
     store, bucket = local_storage.store, local_storage.feature_bucket
     put(store, bucket, KEY, DATA)
     target = store.path(bucket, KEY)
-    stale = target.parent / f".{target.name}.{dead_pid()}-k3j4l5.tmp"
+    stale = target.parent / f".{target.name}.{staging.tag(dead_pid())}k3j4l5.tmp"
     stale.write_bytes(DATA[:10])
     put(store, bucket, KEY, DATA[:100])
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]

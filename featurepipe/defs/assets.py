@@ -9,12 +9,16 @@ fails at the end naming every day that failed; the other days stay stored and re
 """
 
 import traceback
+from contextlib import closing
 
 import dagster as dg
+import pandera.pandas as pa
 
+from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
 from featurepipe.defs.config import quarantine_policy
-from featurepipe.defs.day_run import DayRun, Selection
+from featurepipe.defs.day_run import DAYS_AHEAD, DayRun, Selection, staged_ahead
 from featurepipe.defs.derived import DERIVED, DerivedTable
+from featurepipe.defs.metadata import definition_metadata
 from featurepipe.defs.names import (
     FEATURES,
     GROUP,
@@ -31,10 +35,22 @@ from featurepipe.settings import Settings
 from featurepipe.storage import staging
 
 
-def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], kinds: set[str], description: str):
+def _spec(
+    key: dg.AssetKey,
+    deps: list[dg.AssetKey],
+    kinds: set[str],
+    description: str,
+    schema: type[pa.DataFrameModel] | None = None,
+):
     # skippable: a day that fails records nothing, while the other days of the run do.
     return dg.AssetSpec(
-        key, deps=deps, kinds=kinds, description=description, group_name=GROUP, skippable=True
+        key,
+        deps=deps,
+        kinds=kinds,
+        description=description,
+        group_name=GROUP,
+        skippable=True,
+        metadata=definition_metadata(schema) if schema else None,
     )
 
 
@@ -52,6 +68,7 @@ BASE_SPECS = [
         {"pandas", "pandera", "parquet"},
         "Rows that pass the row contract, typed and checked by the pandera schema "
         "ValidatedEvents; `line` is where each row starts in the raw file.",
+        ValidatedEvents,
     ),
     _spec(
         REJECTED,
@@ -59,6 +76,7 @@ BASE_SPECS = [
         {"pandas", "parquet"},
         "Quarantined rows, kept: line number, the first rule the row broke, the original "
         "record and its fields as text.",
+        RejectedEvents,
     ),
 ]
 LEGACY_SPEC = _spec(
@@ -78,7 +96,7 @@ BASE_CHECKS = {
 
 
 def asset_specs(derived: list[DerivedTable], legacy_csv: bool) -> list[dg.AssetSpec]:
-    tables = [_spec(t.key, [VALIDATED], set(t.kinds), t.description) for t in derived]
+    tables = [_spec(t.key, [VALIDATED], set(t.kinds), t.description, t.schema) for t in derived]
     return [*BASE_SPECS, *tables, *([LEGACY_SPEC] if legacy_csv else [])]
 
 
@@ -150,13 +168,16 @@ def build_daily_events(
         days = context.partition_keys
         selection = Selection.of(context)
         errors: dict[str, Exception] = {}
-        for day in days:
-            try:
-                yield from DayRun(context, config, storage, selection, derived, day).run()
-            except Exception as err:
-                errors[day] = err
-                trace = "".join(traceback.format_exception(err))
-                context.log.error(f"partition={day} failed: {describe(err)}\n{trace}")
+        runs = [DayRun(context, config, storage, selection, derived, day) for day in days]
+        with closing(staged_ahead(runs, DAYS_AHEAD)) as staged_days:
+            for run, staged in staged_days:
+                try:
+                    yield from run.commit(staged)
+                except Exception as err:
+                    day = run.day
+                    errors[day] = err
+                    trace = "".join(traceback.format_exception(err))
+                    context.log.error(f"partition={day} failed: {describe(err)}\n{trace}")
         if len(days) == 1 and errors:
             raise errors[days[0]]  # a one-day run fails with the day's own error, as it was
         if errors:

@@ -1,9 +1,12 @@
 """One day of a run through the selected assets: what the pipeline step does for each day."""
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from contextlib import nullcontext as _local
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -46,10 +49,17 @@ from featurepipe.storage.tables import (
 from featurepipe.storage.verified import parquet_copy
 
 FAILURE_CASES_SHOWN = 20
+# Days staged at once, ahead of the day being committed. Staging a day alternates between
+# pyarrow's threads and the GIL-bound Python, so two days keep both cores busy.
+DAYS_AHEAD = 2
 
 
 class DayBlocked(Exception):
     """The day's quarantine check failed: its features are not built."""
+
+
+class Interrupted(Exception):
+    """The run stopped while this day was being staged ahead."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,50 @@ class StagedDerived:
     valid_read: int  # rows of the validated events it was built from
 
 
+@dataclass
+class Staged:
+    """What staging a day found: its tables in a staging directory (removed on close), the
+    failed checks to record, and the error that ends the day, if any."""
+
+    files: ExitStack = field(default_factory=ExitStack)
+    work: Path | None = None
+    info: ObjectInfo | None = None
+    validation: StagedValidation | None = None
+    judgement: QuarantineJudgement | None = None
+    blocked: str | None = None
+    derived: list[StagedDerived] = field(default_factory=list)
+    failed_checks: list[tuple[dg.AssetCheckKey, dict]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def close(self) -> None:
+        self.files.close()
+
+
+def staged_ahead(runs: list["DayRun"], ahead: int) -> Iterator[tuple["DayRun", Future[Staged]]]:
+    """Each day's run with its staging, which runs on threads of their own up to `ahead` days
+    ahead: the next days' raw files are read, validated and built while this day is committed
+    and recorded. A run that stops removes what it staged."""
+    stop = threading.Event()
+    started: list[Future[Staged]] = []
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="day-ahead") as pool:
+        try:
+            for i, run in enumerate(runs):
+                while len(started) < min(i + 1 + ahead, len(runs)):
+                    started.append(pool.submit(runs[len(started)].stage, stop))
+                yield run, started[i]
+        finally:
+            stop.set()
+            for future in started:
+                if not future.cancel():
+                    future.result().close()  # stage() keeps its errors in what it returns
+
+
 class DayRun:
-    """One day through the selected assets. Its tables are built in staging first, then
-    committed in order, each recorded once it is stored; a day that raises before its commits
-    stores nothing, and the old tables stay as they were."""
+    """One day through the selected assets, in two parts. `stage()` reads the raw file and
+    builds the day's tables in a staging directory: it writes to no bucket and records nothing,
+    so it can run ahead on another thread. `commit()` then stores the tables in order and
+    records each once it is stored; a day that fails before its commits stores nothing, and
+    the old tables stay as they were."""
 
     def __init__(self, context, config, storage, selection: Selection, derived, day: str):
         self.context, self.config, self.selection, self.day = context, config, selection, day
@@ -101,56 +151,85 @@ class DayRun:
         self.storage, self.store = storage, storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
         self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
+        self._stop = threading.Event()
+        self._read: str | None = None  # the log line of the raw file's read, made by stage()
         self._puts: list[str] = []  # key:bytes of each table committed, logged once a day
+        self._deleted: list[str] = []
 
-    def run(self) -> Iterator:
-        # One log line per action and day: every line is an event the run records.
+    def stage(self, stop: threading.Event) -> Staged:
+        """The day's tables, built in a staging directory; never raises for the day's own
+        errors, which commit() records and raises."""
+        self._stop = stop
+        staged = Staged()
         try:
-            yield from self._run()
+            staged.work = staged.files.enter_context(staging.staging_dir(self.storage.staging_dir))
+            self._stage(staged)
+        except Exception as err:
+            staged.error = err
+        return staged
+
+    def _stage(self, staged: Staged) -> None:
+        assets, work = self.selection.assets, staged.work
+        if RAW in assets or VALIDATED in assets:
+            staged.info = self.store.require(self.raw_bucket, raw_key(self.day))
+            self._read = (
+                f"action=head_object bucket={staged.info.bucket} key={staged.info.key} "
+                f"size={staged.info.size} etag={staged.info.etag}"
+            )
+        validation = None
+        if VALIDATED in assets:
+            validation = staged.validation = self._validate(staged, work)
+            staged.judgement = self._judge(validation.summary.quarantine_ratio)
+            if staged.judgement.verdict == Verdict.BLOCK:
+                staged.blocked = f"quarantine_ratio: {staged.judgement.summary}"
+        wanted = [t for t in self.derived if t.key in assets]
+        if wanted and not staged.blocked:
+            source = _local(validation.events.path) if validation else self._stored(VALIDATED)
+            with source as path:
+                for table in wanted:
+                    staged.derived.append(self._derive(staged, table, path, work))
+
+    def commit(self, staging: Future[Staged]) -> Iterator:
+        """Store the staged tables and record them, the day's checks with them."""
+        staged = staging.result()
+        try:
+            yield from self._commit_day(staged)
         finally:
-            if self._puts:
-                self._log(f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}")
+            staged.close()
+            if self._puts or self._deleted:
+                # One log line per action and day: every line is an event the run records.
+                deleted = f" deleted={','.join(self._deleted)}" if self._deleted else ""
+                self._log(
+                    f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}{deleted}"
+                )
 
-    def _run(self) -> Iterator:
+    def _commit_day(self, staged: Staged) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
-        with staging.staging_dir(self.storage.staging_dir) as work:
-            if RAW in assets or VALIDATED in assets:
-                info = self._head_raw()
-            if RAW in assets:
-                yield self._materialization(RAW, raw_metadata(info))
-            validation, blocked = None, None
-            if VALIDATED in assets:
-                validation = yield from self._validate(info, work)
-                judgement = self._judge(validation.summary.quarantine_ratio)
-                if judgement.verdict == Verdict.BLOCK:
-                    blocked = f"quarantine_ratio: {judgement.summary}"
-            derived = []
-            wanted = [t for t in self.derived if t.key in assets]
-            if wanted and not blocked:
-                source = _local(validation.events.path) if validation else self._stored(VALIDATED)
-                with source as path:
-                    for table in wanted:
-                        derived.append((yield from self._derive(table, path, work)))
-            if validation:
-                yield from self._commit_validation(validation, judgement)
-            for built in derived:
-                yield from self._commit_derived(built)
-            if blocked:
-                raise DayBlocked(blocked)
-            if LEGACY in assets:
-                yield from self._legacy(work)
-            if not assets and checks:
-                yield from self._audit()
+        if self._read:
+            self._log(self._read)
+        if RAW in assets and staged.info:
+            yield self._materialization(RAW, raw_metadata(staged.info))
+        for key, fields in staged.failed_checks:
+            yield from self._evaluate(key, **fields)
+        if staged.error:
+            raise staged.error
+        if staged.validation:
+            yield from self._commit_validation(staged.validation, staged.judgement)
+        for built in staged.derived:
+            yield from self._commit_derived(built)
+        if staged.blocked:
+            raise DayBlocked(staged.blocked)
+        if LEGACY in assets:
+            yield from self._legacy(staged.work)
+        if not assets and checks:
+            yield from self._audit()
 
-    def _head_raw(self) -> ObjectInfo:
-        info = self.store.require(self.raw_bucket, raw_key(self.day))
-        self._log(
-            f"action=head_object bucket={info.bucket} key={info.key} size={info.size} "
-            f"etag={info.etag}"
-        )
-        return info
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted(f"{self.day}: the run stopped before this day was staged")
 
-    def _validate(self, info: ObjectInfo, work: Path):
+    def _validate(self, staged: Staged, work: Path) -> StagedValidation:
+        info = staged.info
         started = time.perf_counter()
         events = TableWriter(work / "validated.parquet", EMPTY_EVENTS)
         rejected = TableWriter(work / "rejected.parquet", EMPTY_REJECTED)
@@ -159,21 +238,21 @@ class DayRun:
             with self.store.open(info.bucket, info.key, expected=info) as stream:
                 validation = EventValidation(stream, source=info.uri)
                 for valid, quarantined in validation.batches():
+                    self._check_stop()
                     events.write(valid)
                     rejected.write(quarantined)
                     events_head = _head(events_head, valid)
                     rejected_head = _head(rejected_head, quarantined)
         except pa.errors.SchemaErrors as err:
-            yield from self._evaluate(VALIDATED_SCHEMA, **schema_failure(ValidatedEvents, err))
+            staged.failed_checks.append((VALIDATED_SCHEMA, schema_failure(ValidatedEvents, err)))
             raise
         summary = validation.summary()
         seconds = time.perf_counter() - started
-        self._log(
-            f"action=get_object bucket={info.bucket} key={info.key} "
-            f"rows_in={summary.data_lines} valid={summary.valid} "
+        self._read = (
+            f"action=get_object bucket={info.bucket} key={info.key} size={info.size} "
+            f"etag={info.etag} rows_in={summary.data_lines} valid={summary.valid} "
             f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
-            f"blank={summary.blank_lines} "
-            f"seconds={seconds:.3f}"
+            f"blank={summary.blank_lines} seconds={seconds:.3f}"
         )
         return StagedValidation(
             info,
@@ -190,7 +269,7 @@ class DayRun:
         downstream = [asset_key_path(t.key.path[-1], self.day) for t in self.derived]
         for key in [*downstream, legacy_features_key(self.day)]:
             if self.store.delete(self.bucket, key):
-                self._log(f"action=delete_object bucket={self.bucket} key={key}")
+                self._deleted.append(key)
         counts = validated_metadata(v.info, v.summary, v.seconds)
         yield self._materialization(
             VALIDATED,
@@ -234,18 +313,19 @@ class DayRun:
             },
         )
 
-    def _derive(self, table: DerivedTable, validated: Path, work: Path):
+    def _derive(self, staged: Staged, table: DerivedTable, validated: Path, work: Path):
         writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
         head, profile = table.empty, table.profile()
         try:
             for events in iter_frames(validated, table.reads):
+                self._check_stop()
                 frame = table.build(events)
                 writer.write(frame)
                 profile.add(frame)
                 head = _head(head, frame)
         except pa.errors.SchemaErrors as err:
             schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
-            yield from self._evaluate(schema_check, **schema_failure(table.schema, err))
+            staged.failed_checks.append((schema_check, schema_failure(table.schema, err)))
             raise
         return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
 

@@ -1,12 +1,12 @@
-"""Materialization metadata a person reads in the UI: counts, the column schema with each
-column's description and pandera rules, whole records, quarantine reasons, where a table is.
-
-Column descriptions and rules come from the pandera models in featurepipe.core.schemas, the
-same ones that check the tables; column types are the stored frame's dtypes.
+"""Metadata a person reads in the UI. On each asset: the column schema, with each column's
+dtype, description and pandera rules, from the pandera models in featurepipe.core.schemas
+that check the tables. On each materialization: counts, whole records, quarantine reasons,
+where the day's table is.
 """
 
 import math
 from collections.abc import Mapping
+from functools import cache
 from urllib.parse import quote, urlparse
 
 import dagster as dg
@@ -38,37 +38,50 @@ AWS_CONSOLE_OBJECT = (
 def table_metadata(
     frame: pd.DataFrame, rows: int, schema: type[pa.DataFrameModel]
 ) -> dict[str, dg.MetadataValue]:
-    """Row count, the column schema and a preview of the first rows, for a table that `schema`
-    checks; `frame` holds its first rows (or none) with the stored dtypes."""
-    columns = column_schema(frame, schema)
+    """Row count and a preview of the first rows, for a table that `schema` checks; `frame`
+    holds its first rows (or none). Its column schema is the asset's definition metadata."""
     return {
         "dagster/row_count": dg.MetadataValue.int(rows),
-        "dagster/column_schema": dg.MetadataValue.table_schema(columns),
-        "preview": preview(frame, columns),
+        "preview": preview(frame, preview_schema(schema)),
     }
 
 
-def column_schema(frame: pd.DataFrame, schema: type[pa.DataFrameModel]) -> dg.TableSchema:
-    """Each column of `frame` with its dtype, and its description and rules from `schema`."""
+def definition_metadata(schema: type[pa.DataFrameModel]) -> dict[str, dg.MetadataValue]:
+    """What the UI shows of a table before any run: its columns, fixed by `schema`."""
+    return {"dagster/column_schema": dg.MetadataValue.table_schema(column_schema(schema))}
+
+
+@cache
+def column_schema(schema: type[pa.DataFrameModel]) -> dg.TableSchema:
+    """Each column with its dtype, description and rules, from `schema`."""
     checked = schema.to_schema()
     rules = ["no other columns"] if checked.strict else []
-    columns = []
-    for name, dtype in frame.dtypes.items():
-        column = checked.columns.get(name)
-        if column is None:
-            columns.append(dg.TableColumn(name, str(dtype)))
-            continue
-        constraints = dg.TableColumnConstraints(
-            nullable=column.nullable,
-            unique=column.unique,
-            other=[rule(check) for check in column.checks],
+    columns = [
+        dg.TableColumn(
+            name,
+            str(column.dtype),
+            description=column.description,
+            constraints=dg.TableColumnConstraints(
+                nullable=column.nullable,
+                unique=column.unique,
+                other=[rule(check) for check in column.checks],
+            ),
         )
-        columns.append(
-            dg.TableColumn(
-                name, str(dtype), description=column.description, constraints=constraints
-            )
-        )
+        for name, column in checked.columns.items()
+    ]
     return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=rules))
+
+
+@cache
+def preview_schema(schema: type[pa.DataFrameModel]) -> dg.TableSchema:
+    """Names and dtypes alone: every materialization's preview carries it, and the full
+    schema is one click away on the asset."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(column.dtype))
+            for name, column in schema.to_schema().columns.items()
+        ]
+    )
 
 
 def rule(check: pa.Check) -> str:

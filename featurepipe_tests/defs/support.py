@@ -17,6 +17,14 @@ from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 
 ASSETS = [build_daily_events()]
 TABLES = ("validated_events", "rejected_events", "event_features")
+
+
+def definition_metadata(asset: str) -> dict:
+    """The metadata an asset carries in the definitions, before any run."""
+    (assets,) = ASSETS
+    return assets.specs_by_key[dg.AssetKey(asset)].metadata
+
+
 # What Python prints for a warning: `<file>:<line>: <Category>Warning: <message>`.
 WARNING_LINE = re.compile(r":\d+: \w*Warning: ")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"

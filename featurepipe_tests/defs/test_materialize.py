@@ -13,6 +13,7 @@ from featurepipe_tests.defs.support import (
     RANGE_END,
     RANGE_START,
     TABLES,
+    definition_metadata,
     expected_keys,
     filler,
     latest_metadata,
@@ -165,8 +166,9 @@ def test_validated_events_metadata(local_storage):
     assert meta["columns_extra"].value == ["campaign"]
     assert meta["dagster/row_count"].value == FILLER + 1
     stored = stored_table(local_storage, "validated_events", DAY)
-    schema = meta["dagster/column_schema"].schema
+    schema = definition_metadata("validated_events")["dagster/column_schema"].schema
     assert [column.name for column in schema.columns] == list(stored.columns)
+    assert "dagster/column_schema" not in meta  # on the asset once, not on every day
     assert "event_time" in [column.name for column in schema.columns]
     assert meta["source"].value == local_storage.store.uri(RAW_BUCKET, raw_key(DAY))
 

@@ -14,6 +14,7 @@ from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe_tests.conftest import FEATURE_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     ASSETS,
+    definition_metadata,
     filler,
     materializations,
     put_raw,
@@ -119,9 +120,11 @@ def test_on_aws_the_link_opens_the_s3_console(monkeypatch):
     )
 
 
-def test_column_schemas_carry_the_pandera_descriptions_and_rules(day_metadata):
+def test_column_schemas_carry_the_pandera_descriptions_and_rules(day_metadata, storage):
     for asset, model in SCHEMAS.items():
-        schema = day_metadata[asset]["dagster/column_schema"].schema
+        schema = definition_metadata(asset)["dagster/column_schema"].schema
+        stored = stored_frame(storage, asset, DAY)
+        assert [c.name for c in schema.columns] == list(stored.columns)
         pandera = model.to_schema()
         assert sorted(c.name for c in schema.columns) == sorted(pandera.columns)
         for column in schema.columns:
@@ -131,7 +134,9 @@ def test_column_schemas_carry_the_pandera_descriptions_and_rules(day_metadata):
             assert column.constraints.unique == checked.unique
         assert schema.constraints.other == ["no other columns"]
     by_name = {
-        asset: {c.name: c for c in day_metadata[asset]["dagster/column_schema"].schema.columns}
+        asset: {
+            c.name: c for c in definition_metadata(asset)["dagster/column_schema"].schema.columns
+        }
         for asset in SCHEMAS
     }
     assert by_name["validated_events"]["line"].constraints.other == [">= 2"]

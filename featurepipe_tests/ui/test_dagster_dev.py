@@ -120,15 +120,18 @@ DAY_METADATA = """
 query Day($path: [String!]!, $day: String!) {
   assetNodeOrError(assetKey: {path: $path}) {
     ... on AssetNode {
+      metadataEntries {
+        label
+        ... on TableSchemaMetadataEntry {
+          schema { columns { name description constraints { nullable unique other } } }
+        }
+      }
       assetMaterializations(partitions: [$day], limit: 1) {
         metadataEntries {
           label
           __typename
           ... on PathMetadataEntry { path }
           ... on TableMetadataEntry { table { records } }
-          ... on TableSchemaMetadataEntry {
-            schema { columns { name description constraints { nullable unique other } } }
-          }
         }
       }
     }
@@ -293,9 +296,10 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
     }
 
     # A day of rejected_events: whole rows, reasons as a table, where the table is, the schema.
-    (materialization,) = server.graphql(
-        DAY_METADATA, {"path": ["rejected_events"], "day": ONE_DAY}
-    )["assetNodeOrError"]["assetMaterializations"]
+    node = server.graphql(DAY_METADATA, {"path": ["rejected_events"], "day": ONE_DAY})[
+        "assetNodeOrError"
+    ]
+    (materialization,) = node["assetMaterializations"]
     entries = {e["label"]: e for e in materialization["metadataEntries"]}
     stored = server.buckets / FEATURE_BUCKET / f"rejected_events/date={ONE_DAY}/part.parquet"
     assert entries["stored_table"] == {
@@ -307,7 +311,9 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
     assert rows and all(row["record"] and row["reason"] for row in rows)
     reasons = [json.loads(r) for r in entries["quarantine_reasons"]["table"]["records"]]
     assert sum(r["rows"] for r in reasons) == len(pd.read_parquet(stored))
-    columns = {c["name"]: c for c in entries["dagster/column_schema"]["schema"]["columns"]}
+    # The column schema is the asset's, shown before any run; each day shows its rows.
+    definition = {e["label"]: e for e in node["metadataEntries"]}
+    columns = {c["name"]: c for c in definition["dagster/column_schema"]["schema"]["columns"]}
     assert columns["reason"]["description"] == "The first rule of the contract it broke."
     rule = columns["reason"]["constraints"]["other"][0]
     assert rule.startswith("one of: unterminated_quote, field_count")

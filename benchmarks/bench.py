@@ -409,6 +409,7 @@ def range_cost(args, root: Path) -> list[str]:
         median_by(ranges, events_alone)["events_seconds"]
         - median_by(singles, events_alone)["events_seconds"]
     )
+    allowance = 0.3 * net(one)
     lines = [
         f"- {args.range_days} days × {args.range_rows:,} rows in one run: {net(days):.2f} s net "
         f"({days['seconds']:.2f} s less {days['overhead']:.2f} s for a header-only day; CPU "
@@ -418,10 +419,11 @@ def range_cost(args, root: Path) -> list[str]:
         f"{one['peak']:.0f} MB)",
         f"- **range ÷ single day = {net(days) / net(one):.2f}** (goal ≤ 1.3): {per_day:.3f} s "
         f"and {events:.0f} more recorded events per day beyond its rows",
-        f"- recording those events alone (a step that only yields the same events again, each "
-        f"check against its day's materialization): {recording:.2f} s more for the range than "
-        f"for the single day, so **range ÷ single day ≥ {(net(one) + recording) / net(one):.2f}"
-        f"** for any pipeline that records them on this instance",
+        f"- recording those events alone (a step that does no work and yields the same events "
+        f"again, each check against its day's materialization) takes {recording:.2f} s more for "
+        f"the range than for the single day: **{recording / allowance:.1f} × the goal's whole "
+        f"allowance** (0.3 × the single day's net = {allowance:.2f} s); it is Python under the "
+        f"GIL, so it overlaps little with the rows' work",
     ]
     print("\n".join(lines), flush=True)
     return lines

@@ -348,8 +348,12 @@ def startup(args, root: Path, work: Path) -> list[str]:
     home = work / "dagster_home"  # an instance that exists, as after a first run
     home.mkdir()
     floor = f'import floor: `python -c "{IMPORT_FLOOR}"`'
+    noop = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize"]
+    noop += ["-m", "noop_definitions", "--select", "*", "--partition", str(EMPTY_DAY)]
     commands = {
         floor: ([sys.executable, "-c", IMPORT_FLOOR], {}),
+        "Dagster's own: the same command on one asset that does nothing, the floor's imports, "
+        "in process (`benchmarks/noop_definitions.py`)": (noop, {"PYTHONPATH": str(HERE)}),
         "`dagster asset materialize` with the defaults": (dagster, {}),
         "the same, `-c` in_process": ([*dagster, "-c", str(in_process)], {}),
         "the same, `-c deploy/run-config/multiprocess.yaml` (CPU: without the step processes, "

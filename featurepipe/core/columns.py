@@ -34,6 +34,7 @@ class Column:
     arrow: pa.DataType  # as stored; the pandas dtype pandera checks follows from it
     description: str
     rules: Mapping[str, Any] = field(default_factory=dict)  # keywords of pandera's Field
+    few_values: bool = False  # a handful of distinct values: stored dictionary-encoded
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,16 @@ EVENT_COLUMNS = (
     Column("event_time", Role.REQUIRED, TIMESTAMP, "When the event happened, in UTC."),
     Column("user_id", Role.REQUIRED, INT, "The user, an integer in the int64 range."),
     Column("session_id", Role.REQUIRED, STRING, "The session, as the file names it.", NOT_EMPTY),
-    Column("event_type", Role.REQUIRED, STRING, "What happened, e.g. click or view.", NOT_EMPTY),
-    Column("device", Role.TEXT, STRING, OPTIONAL_TEXT, OPTIONAL),
-    Column("country", Role.TEXT, STRING, OPTIONAL_TEXT, OPTIONAL),
+    Column(
+        "event_type",
+        Role.REQUIRED,
+        STRING,
+        "What happened, e.g. click or view.",
+        NOT_EMPTY,
+        few_values=True,
+    ),
+    Column("device", Role.TEXT, STRING, OPTIONAL_TEXT, OPTIONAL, few_values=True),
+    Column("country", Role.TEXT, STRING, OPTIONAL_TEXT, OPTIONAL, few_values=True),
     Column("is_premium", Role.NUMBER, FLOAT, NUMBER, OPTIONAL),
     Column("event_value", Role.NUMBER, FLOAT, NUMBER, OPTIONAL),
     Column("amount", Role.NUMBER, FLOAT, NUMBER, OPTIONAL),
@@ -160,6 +168,7 @@ class Tables:
                     STRING,
                     "The first rule of the contract it broke.",
                     {"isin": [r.value for r in Reason]},
+                    few_values=True,
                 ),
                 Column(
                     "record",
@@ -167,9 +176,20 @@ class Tables:
                     STRING,
                     "The whole row as CSV (invalid UTF-8 shown as U+FFFD).",
                 ),
-                *(Column(c.name, c.role, STRING, FIELD_TEXT, OPTIONAL) for c in self.events),
+                *(
+                    Column(c.name, c.role, STRING, FIELD_TEXT, OPTIONAL, c.few_values)
+                    for c in self.events
+                ),
             ),
         )
 
 
 TABLES = Tables(EVENT_COLUMNS)
+# Columns stored dictionary-encoded, in whichever table: ids and timestamps are not, since a
+# dictionary for them costs time to build and is then abandoned.
+FEW_VALUES = frozenset(
+    c.name
+    for table in (TABLES.validated, TABLES.rejected, TABLES.features)
+    for c in table.columns
+    if c.few_values
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from featurepipe.core.columns import TABLES, Role
@@ -38,6 +40,16 @@ EMPTY_FEATURES = build_features(EMPTY_EVENTS)
 LEGACY_COLUMNS = ["row_sum", *KEY_COLUMNS]
 
 
-def legacy_csv(features: pd.DataFrame, path) -> None:
-    """Write features the way the old pipeline did: CSV with row_sum as the first column."""
-    features[LEGACY_COLUMNS].to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+def legacy_csv(frames: Iterable[pd.DataFrame], path) -> int:
+    """Write features the way the old pipeline did, CSV with row_sum as the first column,
+    frame by frame; the rows written."""
+    rows, header = 0, True
+    with open(path, "w", newline="") as out:
+        for frame in frames:
+            frame[LEGACY_COLUMNS].to_csv(
+                out, index=False, header=header, date_format="%Y-%m-%dT%H:%M:%S.%fZ"
+            )
+            rows, header = rows + len(frame), False
+        if header:
+            EMPTY_FEATURES[LEGACY_COLUMNS].to_csv(out, index=False)
+    return rows

@@ -38,13 +38,12 @@ from featurepipe.defs.names import (
 )
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
-from featurepipe.storage.objects import ObjectInfo, ObjectNotFound
+from featurepipe.storage.objects import ObjectInfo
 from featurepipe.storage.tables import (
     StagedTable,
     TableWriter,
     iter_frames,
     parquet_rows,
-    read_frame,
 )
 from featurepipe.storage.verified import parquet_copy
 
@@ -56,6 +55,10 @@ DAYS_AHEAD = 2
 
 class DayBlocked(Exception):
     """The day's quarantine check failed: its features are not built."""
+
+
+class NotMaterialized(LookupError):
+    """A check launched on its own for a day whose asset was never materialized."""
 
 
 class Interrupted(Exception):
@@ -112,6 +115,7 @@ class Staged:
     judgement: QuarantineJudgement | None = None
     blocked: str | None = None
     derived: list[StagedDerived] = field(default_factory=list)
+    legacy: StagedTable | None = None
     failed_checks: list[tuple[dg.AssetCheckKey, dict]] = field(default_factory=list)
     error: Exception | None = None
 
@@ -188,6 +192,8 @@ class DayRun:
             with source as path:
                 for table in wanted:
                     staged.derived.append(self._derive(staged, table, path, work))
+        if LEGACY in assets and not staged.blocked:
+            staged.legacy = self._stage_legacy(staged, work)
 
     def commit(self, staging: Future[Staged]) -> Iterator:
         """Store the staged tables and record them, the day's checks with them."""
@@ -219,8 +225,8 @@ class DayRun:
             yield from self._commit_derived(built)
         if staged.blocked:
             raise DayBlocked(staged.blocked)
-        if LEGACY in assets:
-            yield from self._legacy(staged.work)
+        if staged.legacy:
+            yield from self._commit_legacy(staged.legacy)
         if not assets and checks:
             yield from self._audit()
 
@@ -344,19 +350,25 @@ class DayRun:
         for name, fields in d.profile.evaluations(d.staged.rows, d.valid_read).items():
             yield from self._evaluate(dg.AssetCheckKey(key, name), **fields)
 
-    def _legacy(self, work: Path):
+    def _stage_legacy(self, staged: Staged, work: Path) -> StagedTable:
+        """The old DAG's CSV of the day's features: those built in this run, else the stored
+        ones, written frame by frame."""
+        built = [d.staged.path for d in staged.derived if d.table.key == FEATURES]
+        path = work / legacy_features_key(self.day)
+        with _local(built[0]) if built else self._stored(FEATURES) as features:
+            rows = legacy_csv(iter_frames(features), path)
+        return StagedTable(path, rows)
+
+    def _commit_legacy(self, legacy: StagedTable):
         key = legacy_features_key(self.day)
-        with self._stored(FEATURES) as source:
-            frame = read_frame(source)
-        legacy_csv(frame, work / key)
-        size = self.store.put_file(self.bucket, key, work / key)
+        size = self.store.put_file(self.bucket, key, legacy.path)
         self._puts.append(f"{key}:{size}")
         yield self._materialization(
             LEGACY,
             {
                 "uri": self.store.uri(self.bucket, key),
                 "bytes_written": size,
-                "dagster/row_count": len(frame),
+                "dagster/row_count": legacy.rows,
             },
         )
 
@@ -396,7 +408,10 @@ class DayRun:
             dg.AssetRecordsFilter(asset_key=VALIDATED, asset_partitions=[self.day]), limit=1
         ).records
         if not records:
-            raise ObjectNotFound(f"validated_events {self.day}: never materialized")
+            raise NotMaterialized(
+                f"quarantine_ratio: validated_events has no materialization for {self.day} to "
+                "judge; materialize the day first"
+            )
         recorded = records[0].asset_materialization.metadata
         judgement = self._judge(recorded["quarantine_ratio"].value)
         yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"])

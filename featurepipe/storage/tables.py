@@ -11,12 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from featurepipe.core.columns import FEW_VALUES
 from featurepipe.core.prefetch import prefetch
 
 COMPRESSION = "zstd"
-# Dictionary-encode only columns with few distinct values: building a dictionary for ids and
-# timestamps costs time and is then abandoned.
-DICTIONARY_COLUMNS = frozenset({"event_type", "device", "country", "reason"})
 READ_BATCH_ROWS = 100_000  # as validation.FRAME_ROWS: memory follows the frame
 
 
@@ -56,7 +54,7 @@ class TableWriter:
 
     def _open(self, schema: pa.Schema) -> None:
         numeric = [f.name for f in schema if not _is_text(f.type)]
-        dictionary = [c for c in schema.names if c in DICTIONARY_COLUMNS]
+        dictionary = [c for c in schema.names if c in FEW_VALUES]
         self._writer = pq.ParquetWriter(
             self.path,
             schema,

@@ -16,6 +16,7 @@ import pytest
 
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.assets import build_daily_events
+from featurepipe.defs.day_run import NotMaterialized
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.names import FEATURES_SCHEMA, LEGACY, QUARANTINE_RATIO, VALIDATED_SCHEMA
@@ -392,3 +393,23 @@ def test_legacy_export_is_only_defined_when_switched_on(local_root):
     env = {k: v for k, v in os.environ.items() if k != "FEATUREPIPE_LEGACY_CSV"}
     assert "legacy_features_csv" not in definitions_assets(env)
     assert "legacy_features_csv" in definitions_assets({**env, "FEATUREPIPE_LEGACY_CSV": "true"})
+
+
+def test_quarantine_ratio_alone_for_a_day_never_materialized_says_so(local_storage):
+    defs = dg.Definitions(
+        assets=ASSETS,
+        jobs=[
+            dg.define_asset_job(
+                "quarantine_only", selection=dg.AssetSelection.checks(QUARANTINE_RATIO)
+            )
+        ],
+        resources=resources(local_storage),
+    )
+    with dg.instance_for_test() as instance, pytest.raises(NotMaterialized) as raised:
+        defs.resolve_job_def("quarantine_only").execute_in_process(
+            instance=instance, tags={"dagster/partition": DAY}
+        )
+    assert str(raised.value) == (
+        f"quarantine_ratio: validated_events has no materialization for {DAY} to judge; "
+        "materialize the day first"
+    )

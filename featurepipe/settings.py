@@ -37,6 +37,9 @@ class Settings:
     quarantine_error_ratio: float = 0.05
     legacy_csv: bool = False
     backfill_days_per_run: int | None = None
+    # Days a range run stages ahead of the one it commits: working memory is about that many
+    # days' pipelines; 2 keeps both cores busy.
+    days_staged_ahead: int = 2
     # The storage variables that are set: {variable: value}.
     storage_set: Mapping[str, str] = field(default_factory=dict)
 
@@ -65,6 +68,8 @@ class Settings:
             values["backfill_days_per_run"] = _whole(
                 "FEATUREPIPE_BACKFILL_DAYS_PER_RUN", days, 1, None
             )
+        if (ahead := get("FEATUREPIPE_DAYS_STAGED_AHEAD")) is not None:
+            values["days_staged_ahead"] = _whole("FEATUREPIPE_DAYS_STAGED_AHEAD", ahead, 1, 8)
         values["storage_set"] = {
             name: environ[name] for name, _ in STORAGE.values() if get(name) is not None
         }

@@ -27,6 +27,7 @@ def test_every_variable_is_read():
         "FEATUREPIPE_QUARANTINE_ERROR_RATIO": "0.1",
         "FEATUREPIPE_LEGACY_CSV": "true",
         "FEATUREPIPE_BACKFILL_DAYS_PER_RUN": "7",
+        "FEATUREPIPE_DAYS_STAGED_AHEAD": "1",
         "FEATUREPIPE_STORAGE": "s3",
         "FEATUREPIPE_RAW_BUCKET": "raw-bucket",
     }
@@ -40,6 +41,7 @@ def test_every_variable_is_read():
         quarantine_error_ratio=0.1,
         legacy_csv=True,
         backfill_days_per_run=7,
+        days_staged_ahead=1,
         storage_set={"FEATUREPIPE_STORAGE": "s3", "FEATUREPIPE_RAW_BUCKET": "raw-bucket"},
     )
     assert settings.storage_values()["raw_bucket"] == "raw-bucket"
@@ -55,6 +57,7 @@ def test_every_variable_is_read():
         ("FEATUREPIPE_QUARANTINE_ERROR_RATIO", "1.5", "must be a number from 0 to 1"),
         ("FEATUREPIPE_LEGACY_CSV", "maybe", "must be true or false"),
         ("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", "0", "must be a whole number >= 1"),
+        ("FEATUREPIPE_DAYS_STAGED_AHEAD", "0", "must be a whole number from 1 to 8"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(name, value, message):

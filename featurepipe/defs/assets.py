@@ -16,7 +16,7 @@ import pandera.pandas as pa
 
 from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
 from featurepipe.defs.config import quarantine_policy
-from featurepipe.defs.day_run import DAYS_AHEAD, DayRun, Selection, staged_ahead
+from featurepipe.defs.day_run import DayRun, Selection, staged_ahead
 from featurepipe.defs.derived import DERIVED, DerivedTable
 from featurepipe.defs.metadata import definition_metadata
 from featurepipe.defs.names import (
@@ -146,6 +146,7 @@ def build_daily_events(
         settings.quarantine_warn_ratio, settings.quarantine_error_ratio
     )
     backfill_days_per_run = settings.backfill_days_per_run
+    days_ahead = settings.days_staged_ahead
     policy = (
         dg.BackfillPolicy.multi_run(max_partitions_per_run=backfill_days_per_run)
         if backfill_days_per_run
@@ -169,7 +170,7 @@ def build_daily_events(
         selection = Selection.of(context)
         errors: dict[str, Exception] = {}
         runs = [DayRun(context, config, storage, selection, derived, day) for day in days]
-        with closing(staged_ahead(runs, DAYS_AHEAD)) as staged_days:
+        with closing(staged_ahead(runs, days_ahead)) as staged_days:
             for run, staged in staged_days:
                 try:
                     yield from run.commit(staged)

@@ -48,9 +48,6 @@ from featurepipe.storage.tables import (
 from featurepipe.storage.verified import parquet_copy
 
 FAILURE_CASES_SHOWN = 20
-# Days staged at once, ahead of the day being committed. Staging a day alternates between
-# pyarrow's threads and the GIL-bound Python, so two days keep both cores busy.
-DAYS_AHEAD = 2
 
 
 class DayBlocked(Exception):

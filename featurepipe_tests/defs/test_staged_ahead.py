@@ -6,9 +6,10 @@ from contextlib import closing
 from types import SimpleNamespace
 
 import dagster as dg
+import pytest
 
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.day_run import (
-    DAYS_AHEAD,
     DayRun,
     Interrupted,
     Selection,
@@ -18,11 +19,12 @@ from featurepipe.defs.day_run import (
 from featurepipe.defs.derived import DERIVED
 from featurepipe.defs.names import FEATURES, RAW, REJECTED, VALIDATED
 from featurepipe.defs.resources import S3Connection, StorageResource
+from featurepipe.settings import Settings
 from featurepipe_tests.conftest import csv_bytes
 from featurepipe_tests.defs.support import (
-    ASSETS,
     RANGE_END,
     RANGE_START,
+    expected_keys,
     filler,
     put_raw,
     resources,
@@ -30,6 +32,7 @@ from featurepipe_tests.defs.support import (
 )
 
 WAIT = 10  # seconds; only ever reached when the behaviour under test is broken
+DAYS_AHEAD = 2
 
 
 class Day:
@@ -115,7 +118,8 @@ def test_a_stopped_day_ends_its_staging_at_the_next_batch(tmp_path, local_root):
     assert stored_keys(storage) == set()  # staging writes to no bucket
 
 
-def test_a_range_leaves_no_staging_behind(tmp_path, local_root):
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_a_range_leaves_no_staging_behind(tmp_path, local_root, ahead):
     staging_dir = tmp_path / "staging"
     storage = StorageResource(
         backend="local", local_root=str(local_root), s3=S3Connection(), staging_dir=str(staging_dir)
@@ -123,10 +127,11 @@ def test_a_range_leaves_no_staging_behind(tmp_path, local_root):
     days = [f"2025-11-{d}" for d in range(19, 25)]
     for day in days:
         put_raw(storage, day, csv_bytes(*filler(day, 30)))
-    job = dg.Definitions(assets=ASSETS, resources=resources(storage))
+    assets = [build_daily_events(Settings(days_staged_ahead=ahead))]
+    job = dg.Definitions(assets=assets, resources=resources(storage))
     result = job.resolve_implicit_global_asset_job_def().execute_in_process(
         tags={RANGE_START: days[0], RANGE_END: days[-1]}
     )
     assert result.success
-    assert len(stored_keys(storage)) == 3 * len(days)
+    assert stored_keys(storage) == expected_keys(*days)
     assert list(staging_dir.iterdir()) == []

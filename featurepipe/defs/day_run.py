@@ -18,14 +18,16 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from featurepipe.core.features import legacy_csv
 from featurepipe.core.quality import QuarantineJudgement, Verdict, judge_quarantine
-from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
+from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
 from featurepipe.defs.derived import DerivedTable, Profile
 from featurepipe.defs.metadata import (
     PREVIEW_ROWS,
     quarantine_reasons,
+    raw_metadata,
     stored_table,
     table_metadata,
+    validated_metadata,
 )
 from featurepipe.defs.names import (
     FEATURES,
@@ -36,6 +38,7 @@ from featurepipe.defs.names import (
     VALIDATED,
     VALIDATED_SCHEMA,
 )
+from featurepipe.defs.schema_checks import schema_failure, schema_pass, validate_stored
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
 from featurepipe.storage.objects import ObjectInfo
@@ -46,8 +49,6 @@ from featurepipe.storage.tables import (
     parquet_rows,
 )
 from featurepipe.storage.verified import parquet_copy
-
-FAILURE_CASES_SHOWN = 20
 
 
 class DayBlocked(Exception):
@@ -463,70 +464,6 @@ class DayRun:
 
     def _log(self, message: str) -> None:
         self.context.log.info(f"step=daily_events partition={self.day} {message}")
-
-
-def raw_metadata(info: ObjectInfo) -> dict:
-    return {
-        "source": dg.MetadataValue.text(info.uri),
-        "size_bytes": dg.MetadataValue.int(info.size),
-        "etag": dg.MetadataValue.text(info.etag),
-        "last_modified": dg.MetadataValue.timestamp(info.last_modified),
-    }
-
-
-def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
-    return {
-        "source": dg.MetadataValue.text(info.uri),
-        "source_etag": dg.MetadataValue.text(info.etag),
-        "rows_in": dg.MetadataValue.int(s.data_lines),
-        "valid": dg.MetadataValue.int(s.valid),
-        "quarantined": dg.MetadataValue.int(s.quarantined),
-        "valid_lines": dg.MetadataValue.int(s.valid_lines),
-        "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
-        "blank_lines": dg.MetadataValue.int(s.blank_lines),
-        "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
-        "quarantine_reasons": quarantine_reasons(s.reasons),
-        "columns_absent": dg.MetadataValue.json(s.absent_columns),
-        "columns_extra": dg.MetadataValue.json(s.extra_columns),
-        "bytes_read": dg.MetadataValue.int(s.bytes_read),
-        "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
-    }
-
-
-def schema_pass(schema: type[pa.DataFrameModel], rows: int) -> dict:
-    return {
-        "passed": True,
-        "metadata": {"schema": schema.__name__, "rows_checked": rows, "failure_cases": 0},
-    }
-
-
-def schema_failure(schema: type[pa.DataFrameModel], err: pa.errors.SchemaErrors) -> dict:
-    cases = err.failure_cases
-    shown = cases.head(FAILURE_CASES_SHOWN).astype(str).to_markdown(index=False)
-    return {
-        "passed": False,
-        "metadata": {
-            "schema": schema.__name__,
-            "failure_cases": len(cases),
-            "failures": dg.MetadataValue.md(shown),
-        },
-    }
-
-
-def validate_stored(schema: type[pa.DataFrameModel], path: Path) -> dict:
-    """A stored table checked frame by frame; all failing cases counted, the first shown."""
-    failures, rows = [], 0
-    for frame in iter_frames(path):
-        rows += len(frame)
-        try:
-            schema.validate(frame, **CHECK)
-        except pa.errors.SchemaErrors as err:
-            failures.append(err)
-    if not failures:
-        return schema_pass(schema, rows)
-    result = schema_failure(schema, failures[0])
-    result["metadata"]["failure_cases"] = sum(len(f.failure_cases) for f in failures)
-    return result
 
 
 def _head(head, frame):

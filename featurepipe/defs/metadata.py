@@ -13,9 +13,10 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
+from featurepipe.core.validation import DaySummary
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import asset_key_path
-from featurepipe.storage.objects import ObjectStore, S3Store
+from featurepipe.storage.objects import ObjectInfo, ObjectStore, S3Store
 
 PREVIEW_ROWS = 5
 # A preview shows every field of a row whole, up to this many characters (a quoted field may
@@ -160,3 +161,33 @@ def aws_region(store: ObjectStore) -> str | None:
         return None
     host = urlparse(store.client.meta.endpoint_url).hostname or ""
     return store.client.meta.region_name if host.endswith(".amazonaws.com") else None
+
+
+def raw_metadata(info: ObjectInfo) -> dict:
+    """What raw_events records of a day: the file as its HEAD described it."""
+    return {
+        "source": dg.MetadataValue.text(info.uri),
+        "size_bytes": dg.MetadataValue.int(info.size),
+        "etag": dg.MetadataValue.text(info.etag),
+        "last_modified": dg.MetadataValue.timestamp(info.last_modified),
+    }
+
+
+def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
+    """What validated_events records of a day: where it came from and every row accounted for."""
+    return {
+        "source": dg.MetadataValue.text(info.uri),
+        "source_etag": dg.MetadataValue.text(info.etag),
+        "rows_in": dg.MetadataValue.int(s.data_lines),
+        "valid": dg.MetadataValue.int(s.valid),
+        "quarantined": dg.MetadataValue.int(s.quarantined),
+        "valid_lines": dg.MetadataValue.int(s.valid_lines),
+        "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
+        "blank_lines": dg.MetadataValue.int(s.blank_lines),
+        "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
+        "quarantine_reasons": quarantine_reasons(s.reasons),
+        "columns_absent": dg.MetadataValue.json(s.absent_columns),
+        "columns_extra": dg.MetadataValue.json(s.extra_columns),
+        "bytes_read": dg.MetadataValue.int(s.bytes_read),
+        "duration_seconds": dg.MetadataValue.float(round(seconds, 3)),
+    }

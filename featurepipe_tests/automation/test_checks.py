@@ -307,8 +307,8 @@ def test_pandera_check_reports_a_wrong_column_type(local_storage):
     assert checks["validated_events:pandera_schema"].passed
 
 
-def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_storage):
-    put_raw(local_storage, DAY, day_file(rows=10, bad=1))
+def quarantine_only(storage) -> dg.JobDefinition:
+    """A job of the quarantine_ratio check alone, as the UI's "Execute" on the check."""
     defs = dg.Definitions(
         assets=ASSETS,
         jobs=[
@@ -316,8 +316,13 @@ def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_stora
                 "quarantine_only", selection=dg.AssetSelection.checks(QUARANTINE_RATIO)
             )
         ],
-        resources=resources(local_storage),
+        resources=resources(storage),
     )
+    return defs.resolve_job_def("quarantine_only")
+
+
+def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_storage):
+    put_raw(local_storage, DAY, day_file(rows=10, bad=1))
     with dg.instance_for_test() as instance:
         first = dg.materialize(
             ASSETS,
@@ -329,7 +334,7 @@ def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_stora
         assert evaluations(first)["validated_events:quarantine_ratio"].severity == (
             dg.AssetCheckSeverity.WARN
         )
-        stricter = defs.resolve_job_def("quarantine_only").execute_in_process(
+        stricter = quarantine_only(local_storage).execute_in_process(
             instance=instance,
             tags={"dagster/partition": DAY},
             run_config=policy(error_ratio=0.05),
@@ -342,6 +347,17 @@ def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_stora
     )
     assert check.metadata["quarantine_ratio"].value == pytest.approx(0.1)
     assert reasons(check.metadata, "reasons") == {"user_id_missing": 1}
+
+
+def test_quarantine_ratio_alone_for_a_day_never_materialized_says_so(local_storage):
+    with dg.instance_for_test() as instance, pytest.raises(NotMaterialized) as raised:
+        quarantine_only(local_storage).execute_in_process(
+            instance=instance, tags={"dagster/partition": DAY}
+        )
+    assert str(raised.value) == (
+        f"quarantine_ratio: validated_events has no materialization for {DAY} to judge; "
+        "materialize the day first"
+    )
 
 
 # --- the legacy CSV export --------------------------------------------------------------------
@@ -393,23 +409,3 @@ def test_legacy_export_is_only_defined_when_switched_on(local_root):
     env = {k: v for k, v in os.environ.items() if k != "FEATUREPIPE_LEGACY_CSV"}
     assert "legacy_features_csv" not in definitions_assets(env)
     assert "legacy_features_csv" in definitions_assets({**env, "FEATUREPIPE_LEGACY_CSV": "true"})
-
-
-def test_quarantine_ratio_alone_for_a_day_never_materialized_says_so(local_storage):
-    defs = dg.Definitions(
-        assets=ASSETS,
-        jobs=[
-            dg.define_asset_job(
-                "quarantine_only", selection=dg.AssetSelection.checks(QUARANTINE_RATIO)
-            )
-        ],
-        resources=resources(local_storage),
-    )
-    with dg.instance_for_test() as instance, pytest.raises(NotMaterialized) as raised:
-        defs.resolve_job_def("quarantine_only").execute_in_process(
-            instance=instance, tags={"dagster/partition": DAY}
-        )
-    assert str(raised.value) == (
-        f"quarantine_ratio: validated_events has no materialization for {DAY} to judge; "
-        "materialize the day first"
-    )

@@ -139,7 +139,8 @@ def build_daily_events(
     thresholds' defaults, the legacy CSV export when it is switched on.
 
     A backfill is one run for its whole range, unless `backfill_days_per_run` splits it into
-    runs of that many days, which the run queue then runs side by side.
+    runs of that many days, which the run queue then runs side by side. Within a run, the next
+    `days_staged_ahead` days are staged while each day is committed (`staged_ahead`).
     """
     partitions = daily_partitions(settings.start_date)
     QuarantinePolicy = quarantine_policy(

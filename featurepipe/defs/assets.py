@@ -4,19 +4,33 @@ One multi-asset step takes every day of its run through the assets on its own. A
 Output records every partition of a run as materialized, so with one step per asset a range
 run where one day fails would either lose every day or record the failed day as stored
 (dagster-io/dagster#17836). Here each day is committed and recorded alone (an
-AssetMaterialization for its partition), its checks are evaluated for that day, and the step
-fails at the end naming every day that failed; the other days stay stored and recorded.
+AssetMaterialization for its partition, with its provenance), its checks are evaluated for that
+day, and the step fails at the end naming every day that failed; the other days stay stored and
+recorded. When every day succeeded, the step yields its outputs without events of their own, so
+assets downstream of the pipeline (a user's own) run in the same run.
 """
 
 import traceback
+from collections import Counter
 from contextlib import closing
 
 import dagster as dg
 import pandera.pandas as pa
 
+from featurepipe.core.contract import ContractError
 from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
 from featurepipe.defs.config import quarantine_policy
-from featurepipe.defs.day_run import DayRun, Selection, staged_ahead
+from featurepipe.defs.dagster_internals import output_without_events
+from featurepipe.defs.day_run import (
+    DayBlocked,
+    DayOutcome,
+    DayRun,
+    History,
+    Interrupted,
+    NotMaterialized,
+    Selection,
+    staged_ahead,
+)
 from featurepipe.defs.derived import DERIVED, DerivedTable
 from featurepipe.defs.metadata import definition_metadata
 from featurepipe.defs.names import (
@@ -26,13 +40,16 @@ from featurepipe.defs.names import (
     QUARANTINE_RATIO,
     RAW,
     REJECTED,
+    STEP,
     VALIDATED,
     VALIDATED_SCHEMA,
 )
 from featurepipe.defs.partitions import daily_partitions
+from featurepipe.defs.provenance import CODE_VERSION
 from featurepipe.defs.resources import StorageResource
 from featurepipe.settings import Settings
 from featurepipe.storage import staging
+from featurepipe.storage.objects import StorageError
 
 
 def _spec(
@@ -50,18 +67,23 @@ def _spec(
         description=description,
         group_name=GROUP,
         skippable=True,
+        code_version=CODE_VERSION,
         metadata=definition_metadata(schema) if schema else None,
     )
 
 
-BASE_SPECS = [
-    _spec(
+def raw_spec(bucket_kind: str) -> dg.AssetSpec:
+    return _spec(
         RAW,
         [],
-        {"s3", "csv"},
+        {bucket_kind, "csv"},
         "The day's raw event file `user_events_YYYYMMDD.csv`, as it landed in the raw bucket. "
-        "Materializing checks that it exists and records its size, ETag and time.",
-    ).with_io_manager_key("raw_io_manager"),
+        "Materializing checks that it exists and records its size, ETag and time; its data "
+        "version is the object's ETag.",
+    ).with_io_manager_key("raw_io_manager")
+
+
+TABLE_SPECS = [
     _spec(
         VALIDATED,
         [RAW],
@@ -79,13 +101,16 @@ BASE_SPECS = [
         RejectedEvents,
     ),
 ]
-LEGACY_SPEC = _spec(
-    LEGACY,
-    [FEATURES],
-    {"csv", "s3"},
-    "event_features as the old DAG wrote them: `features_YYYYMMDD.csv` in the feature bucket, "
-    "row_sum first, then the event key. Defined when FEATUREPIPE_LEGACY_CSV=true.",
-)
+
+
+def legacy_spec(bucket_kind: str) -> dg.AssetSpec:
+    return _spec(
+        LEGACY,
+        [FEATURES],
+        {"csv", bucket_kind},
+        "event_features as the old DAG wrote them: `features_YYYYMMDD.csv` in the feature "
+        "bucket, row_sum first, then the event key. Defined when FEATUREPIPE_LEGACY_CSV=true.",
+    )
 
 
 BASE_CHECKS = {
@@ -95,9 +120,15 @@ BASE_CHECKS = {
 }
 
 
-def asset_specs(derived: list[DerivedTable], legacy_csv: bool) -> list[dg.AssetSpec]:
+def asset_specs(
+    derived: list[DerivedTable], legacy_csv: bool, backend: str = "local"
+) -> list[dg.AssetSpec]:
+    """The pipeline's assets; the badge of the files it reads and writes whole names where they
+    are (`s3`, or `file` for local buckets)."""
+    bucket_kind = "s3" if backend == "s3" else "file"
     tables = [_spec(t.key, [VALIDATED], set(t.kinds), t.description, t.schema) for t in derived]
-    return [*BASE_SPECS, *tables, *([LEGACY_SPEC] if legacy_csv else [])]
+    legacy = [legacy_spec(bucket_kind)] if legacy_csv else []
+    return [raw_spec(bucket_kind), *TABLE_SPECS, *tables, *legacy]
 
 
 def check_specs(
@@ -116,17 +147,61 @@ def check_specs(
     ]
 
 
-class DaysFailed(Exception):
-    """Some days of a run failed or were blocked; every other day was stored and recorded."""
+# A day's own outcome, not a fault of featurepipe's: logged in one line, without a traceback.
+DAY_ERRORS = (
+    DayBlocked,
+    NotMaterialized,
+    Interrupted,
+    ContractError,
+    StorageError,
+    pa.errors.SchemaErrors,
+)
 
-    def __init__(self, failures: dict[str, str], days: int):
-        self.failures = failures
-        listed = "; ".join(f"{day}: {error}" for day, error in failures.items())
-        super().__init__(f"{len(failures)} of {days} days failed: {listed}")
+
+TABLES_LAYOUT = "<asset>/date=YYYY-MM-DD/part.parquet"  # storage/keys.asset_key_path's
 
 
 def describe(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
+
+
+def next_step(day: str) -> str:
+    return f"dg launch --assets '*' --partition {day}"
+
+
+def run_summary(outcomes: list[DayOutcome], tables: str) -> str:
+    """The last lines of a run, for a person: what each day came to and what to do next."""
+    counts = Counter(o.status for o in outcomes)
+    valid = sum(o.valid or 0 for o in outcomes)
+    quarantined = sum(o.quarantined or 0 for o in outcomes)
+    lines = [
+        f"summary: {len(outcomes)} day(s): "
+        + ", ".join(f"{counts[s]} {s}" for s in ("stored", "skipped", "blocked", "failed"))
+        + f"; rows valid={valid} quarantined={quarantined}; tables in {tables}"
+    ]
+    for o in outcomes:
+        if o.status in ("blocked", "failed"):
+            lines.append(f"  {o.day} {o.status}: {o.reason}; then: {next_step(o.day)}")
+        elif o.status == "skipped":
+            lines.append(f"  {o.day} skipped: {o.reason}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def days_failed(outcomes: list[DayOutcome]) -> dg.Failure:
+    """The step's failure: its description names each day that failed and why."""
+    failed = [o for o in outcomes if o.status in ("blocked", "failed")]
+    listed = "; ".join(f"{o.day}: {o.reason}" for o in failed)
+    rows = [f"| {o.day} | {o.status} | {_cell(o.reason)} | `{next_step(o.day)}` |" for o in failed]
+    table = "\n".join(["| day | outcome | reason | then |", "|---|---|---|---|", *rows])
+    counted = "" if len(outcomes) == 1 else f"{len(failed)} of {len(outcomes)} days failed: "
+    return dg.Failure(
+        description=counted + listed,
+        metadata={"failed_days": dg.MetadataValue.md(table)},
+    )
 
 
 DEFAULTS = Settings()
@@ -155,8 +230,8 @@ def build_daily_events(
     )
 
     @dg.multi_asset(
-        name="daily_events",
-        specs=asset_specs(derived, settings.legacy_csv),
+        name=STEP,
+        specs=asset_specs(derived, settings.legacy_csv, settings.storage_values()["backend"]),
         check_specs=check_specs(partitions, derived),
         can_subset=True,
         partitions_def=partitions,
@@ -169,20 +244,58 @@ def build_daily_events(
         staging.reclaim_orphans(storage.staging_dir)
         days = context.partition_keys
         selection = Selection.of(context)
-        errors: dict[str, Exception] = {}
-        runs = [DayRun(context, config, storage, selection, derived, day) for day in days]
+        history = History.of(context, days, {*selection.assets, VALIDATED, RAW, FEATURES})
+        outcomes: list[DayOutcome] = []
+        runs = [DayRun(context, config, storage, selection, derived, history, day) for day in days]
         with closing(staged_ahead(runs, days_ahead)) as staged_days:
-            for run, staged in staged_days:
+            for number, (run, staged) in enumerate(staged_days, 1):
                 try:
                     yield from run.commit(staged)
+                    outcome = _done(run)
                 except Exception as err:
-                    day = run.day
-                    errors[day] = err
-                    trace = "".join(traceback.format_exception(err))
-                    context.log.error(f"partition={day} failed: {describe(err)}\n{trace}")
-        if len(days) == 1 and errors:
-            raise errors[days[0]]  # a one-day run fails with the day's own error, as it was
-        if errors:
-            raise DaysFailed({day: describe(err) for day, err in errors.items()}, len(days))
+                    outcome = _failed(context, run, err)
+                outcomes.append(outcome)
+                context.log.info(
+                    f"step={STEP} partition={run.day} day={number}/{len(days)} "
+                    f"outcome={outcome.status}"
+                )
+        tables = storage.store.uri(storage.feature_bucket, TABLES_LAYOUT)
+        context.log.info(run_summary(outcomes, tables))
+        if any(o.status in ("blocked", "failed") for o in outcomes):
+            raise days_failed(outcomes)
+        # Every day was recorded as it was committed: these let the steps downstream run.
+        op_outputs = context.op_execution_context.op_def.output_dict
+        for name in [n for n in op_outputs if n in context.selected_output_names]:
+            yield output_without_events(name)
 
     return daily_events
+
+
+def _done(run: DayRun) -> DayOutcome:
+    summary = run.summary
+    if run.skipped:
+        return DayOutcome(run.day, "skipped", reason=run.skipped)
+    return DayOutcome(
+        run.day,
+        "stored",
+        summary.valid if summary else None,
+        summary.quarantined if summary else None,
+    )
+
+
+def _failed(context: dg.AssetExecutionContext, run: DayRun, err: Exception) -> DayOutcome:
+    summary = run.summary
+    status = "blocked" if isinstance(err, DayBlocked) else "failed"
+    reason = describe(err)
+    if isinstance(err, DAY_ERRORS):
+        context.log.error(f"step={STEP} partition={run.day} {status}: {reason}")
+    else:
+        trace = "".join(traceback.format_exception(err))
+        context.log.error(f"step={STEP} partition={run.day} {status}: {reason}\n{trace}")
+    return DayOutcome(
+        run.day,
+        status,
+        summary.valid if summary else None,
+        summary.quarantined if summary else None,
+        reason,
+    )

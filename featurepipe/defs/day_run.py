@@ -12,17 +12,16 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,  # not exported; AssetCheckResult builds it
-)
 
 from featurepipe.core.features import legacy_csv
 from featurepipe.core.quality import QuarantineJudgement, Verdict, judge_quarantine
 from featurepipe.core.schemas import RejectedEvents, ValidatedEvents
 from featurepipe.core.validation import EMPTY_EVENTS, EMPTY_REJECTED, DaySummary, EventValidation
+from featurepipe.defs.dagster_internals import check_target
 from featurepipe.defs.derived import DerivedTable, Profile
 from featurepipe.defs.metadata import (
     PREVIEW_ROWS,
+    REJECTS_SHOWN,
     quarantine_reasons,
     raw_metadata,
     stored_table,
@@ -35,10 +34,26 @@ from featurepipe.defs.names import (
     QUARANTINE_RATIO,
     RAW,
     REJECTED,
+    STEP,
     VALIDATED,
     VALIDATED_SCHEMA,
 )
-from featurepipe.defs.schema_checks import schema_failure, schema_pass, validate_stored
+from featurepipe.defs.provenance import (
+    CODE_VERSION,
+    CODE_VERSION_TAG,
+    DATA_VERSION,
+    INPUT_VERSION,
+    Input,
+    derived_version,
+    tags,
+)
+from featurepipe.defs.schema_checks import (
+    CheckOutcome,
+    schema_check,
+    schema_failure,
+    schema_pass,
+    validate_stored,
+)
 from featurepipe.storage import staging
 from featurepipe.storage.keys import asset_key_path, legacy_features_key, raw_key
 from featurepipe.storage.objects import ObjectInfo
@@ -56,7 +71,7 @@ class DayBlocked(Exception):
 
 
 class NotMaterialized(LookupError):
-    """A check launched on its own for a day whose asset was never materialized."""
+    """A table, or a check launched on its own, needs a day's asset that was never materialized."""
 
 
 class Interrupted(Exception):
@@ -79,6 +94,40 @@ class Selection:
                 "select both or neither"
             )
         return cls(assets, frozenset(context.selected_asset_check_keys))
+
+
+# Dagster's tags on a re-execution or retry: the run it re-executes, and the first of the family.
+PARENT_RUN = "dagster/parent_run_id"
+ROOT_RUN = "dagster/root_run_id"
+
+
+@dataclass(frozen=True)
+class History:
+    """What the instance had recorded for the run's days before the run began, read once on the
+    step's own thread: each asset's latest materialization per day, and, for a re-execution or
+    a retry, the runs of its family."""
+
+    latest: dict[tuple[dg.AssetKey, str], dg.EventLogRecord]
+    family: frozenset[str]
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext, days: list[str], assets) -> "History":
+        instance = context.instance
+        latest = {}
+        for asset in assets:
+            for record in instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=days), limit=len(days) * 4
+            ).records:
+                latest.setdefault((asset, record.partition_key), record)
+        family: frozenset[str] = frozenset()
+        if context.has_tag(PARENT_RUN):
+            root = context.get_tag(ROOT_RUN) or context.get_tag(PARENT_RUN)
+            related = instance.get_run_ids(dg.RunsFilter(tags={ROOT_RUN: root}))
+            family = frozenset({root, *related})
+        return cls(latest, family)
+
+    def record(self, asset: dg.AssetKey, day: str) -> dg.EventLogRecord | None:
+        return self.latest.get((asset, day))
 
 
 @dataclass
@@ -114,11 +163,23 @@ class Staged:
     blocked: str | None = None
     derived: list[StagedDerived] = field(default_factory=list)
     legacy: StagedTable | None = None
-    failed_checks: list[tuple[dg.AssetCheckKey, dict]] = field(default_factory=list)
+    failed_checks: list[tuple[dg.AssetCheckKey, CheckOutcome]] = field(default_factory=list)
     error: Exception | None = None
+    skipped: str | None = None  # why a re-execution left the day as a failed attempt stored it
 
     def close(self) -> None:
         self.files.close()
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """How a day ended, for the run's summary."""
+
+    day: str
+    status: str  # stored, skipped, blocked or failed
+    valid: int | None = None
+    quarantined: int | None = None
+    reason: str = ""
 
 
 def staged_ahead(runs: list["DayRun"], ahead: int) -> Iterator[tuple["DayRun", Future[Staged]]]:
@@ -144,19 +205,24 @@ class DayRun:
     """One day through the selected assets, in two parts. `stage()` reads the raw file and
     builds the day's tables in a staging directory: it writes to no bucket and records nothing,
     so it can run ahead on another thread. `commit()` then stores the tables in order and
-    records each once it is stored; a day that fails before its commits stores nothing, and
-    the old tables stay as they were."""
+    records each once it is stored, with its provenance; a day that fails before its commits
+    stores and records nothing, and the old tables stay as they were."""
 
-    def __init__(self, context, config, storage, selection: Selection, derived, day: str):
+    def __init__(self, context, config, storage, selection: Selection, derived, history, day):
         self.context, self.config, self.selection, self.day = context, config, selection, day
         self.derived: list[DerivedTable] = derived
+        self.history: History = history
         self.storage, self.store = storage, storage.store
         self.raw_bucket, self.bucket = storage.raw_bucket, storage.feature_bucket
-        self._targets: dict[dg.AssetKey, AssetCheckEvaluationTargetMaterializationData | None] = {}
+        self._records: dict[dg.AssetKey, dg.EventLogRecord | None] = {}
+        self._versions: dict[dg.AssetKey, str] = {}  # data versions recorded by this run
         self._stop = threading.Event()
         self._read: str | None = None  # the log line of the raw file's read, made by stage()
+        self._etag: str | None = None  # the raw object's, as HEAD saw it
         self._puts: list[str] = []  # key:bytes of each table committed, logged once a day
         self._deleted: list[str] = []
+        self.summary: DaySummary | None = None  # the raw file's accounting, once read
+        self.skipped: str | None = None
 
     def stage(self, stop: threading.Event) -> Staged:
         """The day's tables, built in a staging directory; never raises for the day's own
@@ -174,10 +240,14 @@ class DayRun:
         assets, work = self.selection.assets, staged.work
         if RAW in assets or VALIDATED in assets:
             staged.info = self.store.require(self.raw_bucket, raw_key(self.day))
+            self._etag = staged.info.etag
             self._read = (
                 f"action=head_object bucket={staged.info.bucket} key={staged.info.key} "
                 f"size={staged.info.size} etag={staged.info.etag}"
             )
+        staged.skipped = self._stored_by_family(staged.info)
+        if staged.skipped:
+            return
         validation = None
         if VALIDATED in assets:
             validation = staged.validation = self._validate(staged, work)
@@ -185,6 +255,8 @@ class DayRun:
             if staged.judgement.verdict == Verdict.BLOCK:
                 staged.blocked = f"quarantine_ratio: {staged.judgement.summary}"
         wanted = [t for t in self.derived if t.key in assets]
+        if wanted and not validation:
+            self._require_unblocked()
         if wanted and not staged.blocked:
             source = _local(validation.events.path) if validation else self._stored(VALIDATED)
             with source as path:
@@ -193,6 +265,46 @@ class DayRun:
         if LEGACY in assets and not staged.blocked:
             staged.legacy = self._stage_legacy(staged, work)
 
+    def _stored_by_family(self, info: ObjectInfo | None) -> str | None:
+        """Why this day need not be built again: in a re-execution or retry, every selected
+        asset was already committed for the day by a run of the same family, from the raw
+        object HEAD sees now and with this code version."""
+        assets = self.selection.assets
+        if not self.history.family or not assets:
+            return None
+        for asset in assets:
+            record = self.history.record(asset, self.day)
+            if record is None or record.run_id not in self.history.family:
+                return None
+            recorded = record.asset_materialization.tags or {}
+            if recorded.get(CODE_VERSION_TAG) != CODE_VERSION:
+                return None
+            etag = recorded.get(
+                DATA_VERSION if asset == RAW else INPUT_VERSION.format(RAW.to_user_string())
+            )
+            if asset in (RAW, VALIDATED, REJECTED) and (info is None or etag != info.etag):
+                return None
+        run_id = self.history.record(next(iter(assets)), self.day).run_id
+        return f"already stored by run {run_id} from the same raw object and code version"
+
+    def _require_unblocked(self) -> None:
+        """Derived tables built from stored validated events: only from events that passed the
+        quarantine check by this run's policy (a blocking check blocks in every later run)."""
+        record = self.history.record(VALIDATED, self.day)
+        if record is None:
+            raise NotMaterialized(
+                f"validated_events has no materialization for {self.day} to build from: "
+                f"materialize the day first (dg launch --assets '*' --partition {self.day})"
+            )
+        ratio = record.asset_materialization.metadata["quarantine_ratio"].value
+        judgement = self._judge(ratio)
+        if judgement.verdict == Verdict.BLOCK:
+            raise DayBlocked(
+                f"quarantine_ratio: the stored validated_events of {self.day} failed it "
+                f"({judgement.summary}); fix the raw file, then rebuild the day from it: "
+                f"dg launch --assets '*' --partition {self.day}"
+            )
+
     def commit(self, staging: Future[Staged]) -> Iterator:
         """Store the staged tables and record them, the day's checks with them."""
         staged = staging.result()
@@ -200,23 +312,26 @@ class DayRun:
             yield from self._commit_day(staged)
         finally:
             staged.close()
-            if self._puts or self._deleted:
+            for key in self._deleted:
+                self._log(f"action=delete_object bucket={self.bucket} key={key} reason=replaced")
+            if self._puts:
                 # One log line per action and day: every line is an event the run records.
-                deleted = f" deleted={','.join(self._deleted)}" if self._deleted else ""
-                self._log(
-                    f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}{deleted}"
-                )
+                self._log(f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}")
 
     def _commit_day(self, staged: Staged) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
+        for key, outcome in staged.failed_checks:
+            yield from self._evaluate(key, outcome)
+        if staged.error:
+            raise staged.error
+        if staged.skipped:
+            self.skipped = staged.skipped
+            self._log(f"action=skip reason={staged.skipped}")
+            return
         if self._read:
             self._log(self._read)
         if RAW in assets and staged.info:
-            yield self._materialization(RAW, raw_metadata(staged.info))
-        for key, fields in staged.failed_checks:
-            yield from self._evaluate(key, **fields)
-        if staged.error:
-            raise staged.error
+            yield self._materialization(RAW, raw_metadata(staged.info), staged.info.etag)
         if staged.validation:
             yield from self._commit_validation(staged.validation, staged.judgement)
         for built in staged.derived:
@@ -246,11 +361,11 @@ class DayRun:
                     events.write(valid)
                     rejected.write(quarantined)
                     events_head = _head(events_head, valid)
-                    rejected_head = _head(rejected_head, quarantined)
+                    rejected_head = _head(rejected_head, quarantined, REJECTS_SHOWN)
         except pa.errors.SchemaErrors as err:
             staged.failed_checks.append((VALIDATED_SCHEMA, schema_failure(ValidatedEvents, err)))
             raise
-        summary = validation.summary()
+        summary = self.summary = validation.summary()
         seconds = time.perf_counter() - started
         self._read = (
             f"action=get_object bucket={info.bucket} key={info.key} size={info.size} "
@@ -290,9 +405,10 @@ class DayRun:
                 "quarantine_reasons": counts["quarantine_reasons"],
                 **table_metadata(v.rejected_head, v.summary.quarantined, RejectedEvents),
                 **self._commit(REJECTED, v.rejected.path),
+                "all_rejects": dg.MetadataValue.text(f"featurepipe rejects {self.day}"),
             },
         )
-        yield from self._evaluate(VALIDATED_SCHEMA, **schema_pass(ValidatedEvents, v.summary.valid))
+        yield from self._evaluate(VALIDATED_SCHEMA, schema_pass(ValidatedEvents, v.summary.valid))
         yield from self._quarantine_evaluation(judgement, quarantine_reasons(v.summary.reasons))
 
     def _judge(self, ratio: float) -> QuarantineJudgement:
@@ -304,8 +420,7 @@ class DayRun:
             if judgement.verdict == Verdict.WARN
             else dg.AssetCheckSeverity.ERROR
         )
-        yield from self._evaluate(
-            QUARANTINE_RATIO,
+        outcome = CheckOutcome(
             passed=judgement.verdict == Verdict.PASS,
             severity=severity,
             description=judgement.summary,
@@ -316,6 +431,7 @@ class DayRun:
                 "error_ratio": judgement.error_ratio,
             },
         )
+        yield from self._evaluate(QUARANTINE_RATIO, outcome)
 
     def _derive(self, staged: Staged, table: DerivedTable, validated: Path, work: Path):
         writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
@@ -328,8 +444,8 @@ class DayRun:
                 profile.add(frame)
                 head = _head(head, frame)
         except pa.errors.SchemaErrors as err:
-            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
-            staged.failed_checks.append((schema_check, schema_failure(table.schema, err)))
+            failure = schema_failure(table.schema, err)
+            staged.failed_checks.append((schema_check(table.key), failure))
             raise
         return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
 
@@ -343,10 +459,9 @@ class DayRun:
                 **self._commit(key, d.staged.path),
             },
         )
-        schema_check = dg.AssetCheckKey(key, "pandera_schema")
-        yield from self._evaluate(schema_check, **schema_pass(d.table.schema, d.staged.rows))
-        for name, fields in d.profile.evaluations(d.staged.rows, d.valid_read).items():
-            yield from self._evaluate(dg.AssetCheckKey(key, name), **fields)
+        yield from self._evaluate(schema_check(key), schema_pass(d.table.schema, d.staged.rows))
+        for name, outcome in d.profile.evaluations(d.staged.rows, d.valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(key, name), outcome)
 
     def _stage_legacy(self, staged: Staged, work: Path) -> StagedTable:
         """The old DAG's CSV of the day's features: those built in this run, else the stored
@@ -376,9 +491,7 @@ class DayRun:
         checks = self.selection.checks
         if VALIDATED_SCHEMA in checks:
             with self._stored(VALIDATED) as path:
-                yield from self._evaluate(
-                    VALIDATED_SCHEMA, **validate_stored(ValidatedEvents, path)
-                )
+                yield from self._evaluate(VALIDATED_SCHEMA, validate_stored(ValidatedEvents, path))
         for table in self.derived:
             if any(key.asset_key == table.key for key in checks):
                 yield from self._audit_derived(table)
@@ -389,28 +502,27 @@ class DayRun:
         with self._stored(VALIDATED) as path:
             valid_read = parquet_rows(path)
         with self._stored(table.key) as path:
-            schema_check = dg.AssetCheckKey(table.key, "pandera_schema")
-            if schema_check in self.selection.checks:
-                yield from self._evaluate(schema_check, **validate_stored(table.schema, path))
+            if schema_check(table.key) in self.selection.checks:
+                yield from self._evaluate(
+                    schema_check(table.key), validate_stored(table.schema, path)
+                )
             profile, rows = table.profile(), 0
             for frame in iter_frames(path):
                 profile.add(frame)
                 rows += len(frame)
-        for name, fields in profile.evaluations(rows, valid_read).items():
-            yield from self._evaluate(dg.AssetCheckKey(table.key, name), **fields)
+        for name, outcome in profile.evaluations(rows, valid_read).items():
+            yield from self._evaluate(dg.AssetCheckKey(table.key, name), outcome)
 
     def _rejudge_quarantine(self):
         """The ratio recorded with the day's validated_events, judged by this run's policy (a
         person tightening or loosening the thresholds)."""
-        records = self.context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=VALIDATED, asset_partitions=[self.day]), limit=1
-        ).records
-        if not records:
+        record = self.history.record(VALIDATED, self.day)
+        if record is None:
             raise NotMaterialized(
                 f"quarantine_ratio: validated_events has no materialization for {self.day} to "
                 "judge; materialize the day first"
             )
-        recorded = records[0].asset_materialization.metadata
+        recorded = record.asset_materialization.metadata
         judgement = self._judge(recorded["quarantine_ratio"].value)
         yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"])
 
@@ -426,13 +538,37 @@ class DayRun:
             "bytes_written": dg.MetadataValue.int(written),
         }
 
-    def _materialization(self, asset: dg.AssetKey, metadata: dict) -> dg.AssetMaterialization:
-        self._targets.pop(asset, None)
-        return dg.AssetMaterialization(asset_key=asset, partition=self.day, metadata=metadata)
+    def _materialization(
+        self, asset: dg.AssetKey, metadata: dict, etag: str | None = None
+    ) -> dg.AssetMaterialization:
+        """The day's materialization of `asset`, with its provenance: the raw object's ETag for
+        raw_events, else a version derived from the code and the inputs it was built from."""
+        parents = () if etag else INPUTS.get(asset, (VALIDATED,))
+        inputs = {parent: self._input(parent) for parent in parents}
+        version = etag or derived_version(inputs)
+        self._versions[asset] = version
+        self._records.pop(asset, None)
+        return dg.AssetMaterialization(
+            asset_key=asset,
+            partition=self.day,
+            metadata=metadata,
+            tags=tags(version, inputs, user_provided=etag is not None),
+        )
 
-    def _evaluate(self, key: dg.AssetCheckKey, **fields) -> Iterator[dg.AssetCheckEvaluation]:
+    def _input(self, asset: dg.AssetKey) -> Input:
+        """An input as this day's table was built from it: recorded in this run, else the
+        latest recorded before it; raw_events as the raw object HEAD saw."""
+        record = self._latest(asset)
+        if asset in self._versions:
+            return Input(self._versions[asset], record.storage_id if record else None)
+        if asset == RAW and self._etag:
+            return Input(self._etag, record.storage_id if record else None)
+        return Input.of(record) if record else Input("", None)
+
+    def _evaluate(self, key: dg.AssetCheckKey, outcome: CheckOutcome):
         """The check's result for this day, when the run selected the check."""
         if key in self.selection.checks:
+            target = self._latest(key.asset_key)
             yield dg.AssetCheckEvaluation(
                 asset_key=key.asset_key,
                 check_name=key.name,
@@ -440,32 +576,41 @@ class DayRun:
                 # It blocks the day's features while the day is built; judged again on its
                 # own, it reports and gates nothing.
                 blocking=key == QUARANTINE_RATIO and VALIDATED in self.selection.assets,
-                target_materialization_data=self._latest(key.asset_key),
-                **fields,
+                target_materialization_data=check_target(target) if target else None,
+                passed=outcome.passed,
+                metadata=outcome.metadata,
+                severity=outcome.severity,
+                description=outcome.description,
             )
 
-    def _latest(self, asset: dg.AssetKey) -> AssetCheckEvaluationTargetMaterializationData | None:
-        """The day's latest materialization: what the UI shows this result against. Events
-        are stored as they are yielded, so it is the one this run just recorded, if any."""
-        if asset not in self._targets:
-            records = self.context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
-            ).records
-            self._targets[asset] = (
-                AssetCheckEvaluationTargetMaterializationData(
-                    storage_id=records[0].storage_id,
-                    run_id=records[0].run_id,
-                    timestamp=records[0].timestamp,
-                )
-                if records
-                else None
-            )
-        return self._targets[asset]
+    def _latest(self, asset: dg.AssetKey) -> dg.EventLogRecord | None:
+        """The day's latest materialization of `asset`. Events are stored as they are yielded,
+        so it is the one this run just recorded, if any."""
+        if asset not in self._records:
+            if asset in self._versions:
+                records = self.context.instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
+                ).records
+                self._records[asset] = records[0] if records else None
+            else:
+                self._records[asset] = self.history.record(asset, self.day)
+        return self._records[asset]
 
     def _log(self, message: str) -> None:
-        self.context.log.info(f"step=daily_events partition={self.day} {message}")
+        self.context.log.info(f"step={STEP} partition={self.day} {message}")
 
 
-def _head(head, frame):
-    """The first rows seen so far, for the preview."""
-    return head if len(head) >= PREVIEW_ROWS or frame.empty else frame.head(PREVIEW_ROWS)
+# What each table is built from, for its provenance; a derived table, from validated_events.
+INPUTS: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
+    VALIDATED: (RAW,),
+    REJECTED: (RAW,),
+    LEGACY: (FEATURES,),
+}
+
+
+def _head(head: pd.DataFrame, frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """The first `rows` rows seen so far, for the preview."""
+    if len(head) >= rows or frame.empty:
+        return head
+    more = frame.head(rows - len(head))
+    return more if head.empty else pd.concat([head, more], ignore_index=True)

@@ -17,6 +17,7 @@ from featurepipe.core.contract import ROW_SUM_COLUMNS
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features
 from featurepipe.core.quality import RowSumStats
 from featurepipe.core.schemas import EventFeatures
+from featurepipe.defs.schema_checks import SCHEMA_CHECK, CheckOutcome
 
 
 class Profile:
@@ -28,8 +29,8 @@ class Profile:
     def metadata(self) -> dict[str, dg.MetadataValue]:
         return {}
 
-    def evaluations(self, rows: int, valid_read: int) -> dict[str, dict]:
-        """{check name: AssetCheckEvaluation fields} for the table's own checks."""
+    def evaluations(self, rows: int, valid_read: int) -> dict[str, CheckOutcome]:
+        """The outcome of each of the table's own checks, by check name."""
         return {}
 
 
@@ -49,7 +50,7 @@ class DerivedTable:
     def check_keys(self) -> dict[dg.AssetCheckKey, str]:
         """Its checks: pandera_schema, then its own."""
         named = {
-            "pandera_schema": f"The day's table matches the pandera schema {self.schema.__name__}.",
+            SCHEMA_CHECK: f"The day's table matches the pandera schema {self.schema.__name__}.",
             **self.checks,
         }
         return {dg.AssetCheckKey(self.key, name): text for name, text in named.items()}
@@ -68,17 +69,15 @@ class RowSumProfile(Profile):
     def metadata(self) -> dict[str, dg.MetadataValue]:
         return {f"row_sum_{k}": dg.MetadataValue.float(v) for k, v in self.stats.summary().items()}
 
-    def evaluations(self, rows: int, valid_read: int) -> dict[str, dict]:
+    def evaluations(self, rows: int, valid_read: int) -> dict[str, CheckOutcome]:
         nulls = self.stats.nulls
         return {
-            "row_sum_not_null": {"passed": nulls == 0, "metadata": {"null_row_sums": nulls}},
-            "one_row_per_valid_event": {
-                "passed": rows == valid_read,
-                "metadata": {"features": rows, "valid_events_read": valid_read},
-                "description": None
-                if rows == valid_read
-                else f"{rows} features, {valid_read} valid",
-            },
+            "row_sum_not_null": CheckOutcome(nulls == 0, {"null_row_sums": nulls}),
+            "one_row_per_valid_event": CheckOutcome(
+                rows == valid_read,
+                {"features": rows, "valid_events_read": valid_read},
+                description=None if rows == valid_read else f"{rows} features, {valid_read} valid",
+            ),
         }
 
 

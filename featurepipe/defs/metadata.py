@@ -19,6 +19,8 @@ from featurepipe.storage.keys import asset_key_path
 from featurepipe.storage.objects import ObjectInfo, ObjectStore, S3Store
 
 PREVIEW_ROWS = 5
+# rejected_events shows this many rejected rows whole; `featurepipe rejects DAY` prints them all.
+REJECTS_SHOWN = 100
 # A preview shows every field of a row whole, up to this many characters (a quoted field may
 # hold a megabyte); the stored table has the rest.
 PREVIEW_TEXT_CHARS = 2000
@@ -107,10 +109,10 @@ def rule(check: pa.Check) -> str:
 
 
 def preview(frame: pd.DataFrame, columns: dg.TableSchema) -> dg.MetadataValue:
-    """The first rows as a table: every column, each value whole up to PREVIEW_TEXT_CHARS."""
+    """`frame`'s rows as a table: every column, each value whole up to PREVIEW_TEXT_CHARS."""
     records = [
         dg.TableRecord({name: _cell(value) for name, value in row.items()})
-        for row in frame.head(PREVIEW_ROWS).to_dict(orient="records")
+        for row in frame.to_dict(orient="records")
     ]
     return dg.MetadataValue.table(records, schema=columns)
 

@@ -3,8 +3,10 @@
 import dagster as dg
 
 from featurepipe.defs.derived import EVENT_FEATURES
+from featurepipe.defs.schema_checks import schema_check
 
 GROUP = "user_events"
+STEP = "daily_events"  # the one step that takes each day through the assets
 RAW = dg.AssetKey("raw_events")
 VALIDATED = dg.AssetKey("validated_events")
 REJECTED = dg.AssetKey("rejected_events")
@@ -12,5 +14,5 @@ FEATURES = EVENT_FEATURES.key
 LEGACY = dg.AssetKey("legacy_features_csv")
 
 QUARANTINE_RATIO = dg.AssetCheckKey(VALIDATED, "quarantine_ratio")
-VALIDATED_SCHEMA = dg.AssetCheckKey(VALIDATED, "pandera_schema")
-FEATURES_SCHEMA = dg.AssetCheckKey(FEATURES, "pandera_schema")
+VALIDATED_SCHEMA = schema_check(VALIDATED)
+FEATURES_SCHEMA = schema_check(FEATURES)

@@ -16,7 +16,6 @@ import pytest
 
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.assets import build_daily_events
-from featurepipe.defs.day_run import NotMaterialized
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.names import FEATURES_SCHEMA, LEGACY, QUARANTINE_RATIO, VALIDATED_SCHEMA
@@ -350,13 +349,13 @@ def test_quarantine_ratio_launched_alone_rejudges_the_recorded_ratio(local_stora
 
 
 def test_quarantine_ratio_alone_for_a_day_never_materialized_says_so(local_storage):
-    with dg.instance_for_test() as instance, pytest.raises(NotMaterialized) as raised:
+    with dg.instance_for_test() as instance, pytest.raises(dg.Failure) as raised:
         quarantine_only(local_storage).execute_in_process(
             instance=instance, tags={"dagster/partition": DAY}
         )
-    assert str(raised.value) == (
-        f"quarantine_ratio: validated_events has no materialization for {DAY} to judge; "
-        "materialize the day first"
+    assert raised.value.description == (
+        f"{DAY}: NotMaterialized: quarantine_ratio: validated_events has no materialization "
+        f"for {DAY} to judge; materialize the day first"
     )
 
 

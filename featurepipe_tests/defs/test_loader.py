@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from featurepipe.defs.assets import DaysFailed, build_daily_events
+from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.config import quarantine_policy
 from featurepipe.storage.keys import raw_key
 from featurepipe.storage.objects import ObjectNotFound
@@ -81,15 +81,16 @@ def test_the_step_run_directly_with_build_asset_context_names_every_missing_day(
             partition_key_range=dg.PartitionKeyRange(days[0], days[-1]),
             resources={"storage": local_storage},
         ) as context,
-        pytest.raises(DaysFailed) as raised,
+        pytest.raises(dg.Failure) as raised,
     ):
         list(build_daily_events()(context, quarantine_policy(0.01, 0.05)()))
-    assert raised.value.failures == {
-        day: f"ObjectNotFound: head_object: "
-        f"{local_storage.store.uri(RAW_BUCKET, raw_key(day))} does not exist"
-        for day in days
-    }
-    assert str(raised.value).startswith("3 of 3 days failed: 2025-11-17: ObjectNotFound: ")
+    failed_days = raised.value.metadata["failed_days"].value
+    for day in days:
+        missing = local_storage.store.uri(RAW_BUCKET, raw_key(day))
+        assert f"| {day} | failed | ObjectNotFound: head_object: {missing} does not exist |" in (
+            failed_days
+        )
+    assert raised.value.description.startswith("3 of 3 days failed: 2025-11-17: ObjectNotFound: ")
 
 
 def readme_loader_snippet() -> str:

@@ -11,6 +11,7 @@ import pytest
 from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.day_run import (
     DayRun,
+    History,
     Interrupted,
     Selection,
     Staged,
@@ -105,7 +106,7 @@ def test_a_stopped_day_ends_its_staging_at_the_next_batch(tmp_path, local_root):
     put_raw(storage, day, csv_bytes(*filler(day, 50)))
     selection = Selection(frozenset({RAW, VALIDATED, REJECTED, FEATURES}), frozenset())
     policy = SimpleNamespace(warn_ratio=0.01, error_ratio=0.05)
-    run = DayRun(None, policy, storage, selection, DERIVED, day)
+    run = DayRun(None, policy, storage, selection, DERIVED, History({}, frozenset()), day)
 
     stop = threading.Event()
     stop.set()

@@ -44,4 +44,7 @@ def build(settings: Settings, executor: dg.ExecutorDefinition) -> dg.Definitions
     )
 
 
-defs = build(Settings.from_env(), IN_PROCESS_BY_DEFAULT)
+SETTINGS = Settings.from_env()
+defs = build(SETTINGS, IN_PROCESS_BY_DEFAULT)
+# The pipeline's daily partitions: a user's own assets downstream of it share them.
+partitions = daily_partitions(SETTINGS.start_date)

@@ -31,6 +31,25 @@ ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {
 }
 
 
+# The local instance's settings (`featurepipe init`); the instance is Dagster's, the file the
+# user's to edit.
+INSTANCE_YAML = """\
+# The Dagster instance of featurepipe's local set-up, written by `featurepipe init`: runs, their
+# events and schedule and sensor state are stored in this directory (SQLite). Yours to edit:
+# https://docs.dagster.io/deployment/oss/dagster-yaml
+
+# The console shows featurepipe's own lines, warnings and errors, and the UI every event.
+# DEBUG brings Dagster's event stream (step started, asset materialized, ...) back to the console.
+python_logs:
+  python_log_level: INFO
+
+# Dagster collects anonymous usage statistics (https://docs.dagster.io/about/telemetry);
+# `enabled: false` turns that off.
+telemetry:
+  enabled: true
+"""
+
+
 class CommandError(Exception):
     """What a command cannot do, said in one line."""
 
@@ -72,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fraction of lines that break the contract",
     )
     sample.add_argument("--seed", type=int, default=None, help="random seed (default: the date)")
+    commands.add_parser(
+        "init",
+        help="create the Dagster instance in $DAGSTER_HOME with a dagster.yaml",
+        description="Create the directory $DAGSTER_HOME names and write a dagster.yaml into it "
+        "for local use (the console at INFO, the telemetry switch), unless it has one.",
+    )
     rejects = commands.add_parser(
         "rejects",
         help="print a day's rejected rows: line, lines, reason and record",
@@ -87,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "--csv", action="store_true", help="CSV with a header row, records unescaped"
     )
     args = parser.parse_args(argv)
-    command = {"sample": _sample, "rejects": _rejects}[args.command]
+    command = {"init": _init, "sample": _sample, "rejects": _rejects}[args.command]
     try:
         return command(args)
     except BrokenPipeError:
@@ -95,10 +120,32 @@ def main(argv: list[str] | None = None) -> int:
         # stdout at exit: point stdout at /dev/null, and exit as a process killed by SIGPIPE.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
-    except (CommandError, StorageError, ValueError) as err:
-        # Bad settings (FEATUREPIPE_*), an unreachable bucket, a missing table: one line, not a
-        # traceback.
+    except (CommandError, StorageError, ValueError, OSError) as err:
+        # Bad settings (FEATUREPIPE_*), an unreachable bucket, a missing table, a directory
+        # that cannot be written: one line, not a traceback.
         parser.exit(1, f"featurepipe {args.command}: error: {err}\n")
+
+
+def _init(args: argparse.Namespace) -> int:
+    # Dagster's own variable, read as Dagster reads it: FEATUREPIPE_* settings are not involved.
+    home = os.environ.get("DAGSTER_HOME", "")
+    if not home:
+        raise CommandError(
+            'DAGSTER_HOME is not set: `export DAGSTER_HOME="$PWD/.featurepipe/dagster"` names '
+            "the directory where Dagster keeps runs and their events"
+        )
+    if not os.path.isabs(home):
+        raise CommandError(f"DAGSTER_HOME must be an absolute path, got {home!r}")
+    path = Path(home, "dagster.yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x") as file:
+            file.write(INSTANCE_YAML)
+    except FileExistsError:
+        print(f"kept {path}: it exists")
+    else:
+        print(f"wrote {path}")
+    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:

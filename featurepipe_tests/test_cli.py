@@ -1,5 +1,6 @@
-"""`featurepipe sample` writes the day files into the raw bucket the environment configures;
-`featurepipe rejects` prints a day's stored rejected rows from the feature bucket."""
+"""`featurepipe init` writes the local Dagster instance's dagster.yaml; `featurepipe sample`
+writes the day files into the raw bucket the environment configures; `featurepipe rejects`
+prints a day's stored rejected rows from the feature bucket."""
 
 import csv
 import io
@@ -11,7 +12,7 @@ import boto3
 import dagster as dg
 import pytest
 
-from featurepipe.cli import main
+from featurepipe.cli import INSTANCE_YAML, main
 from featurepipe.core.sample import HEADER
 from featurepipe.core.validation import validate_events
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
@@ -170,6 +171,52 @@ def test_the_installed_command_writes_to_s3(s3_env, tmp_path):
     objects = s3_objects(RAW_BUCKET)
     assert sorted(objects) == WEEK[-2:]
     assert all(len(lines(data)) == 301 for data in objects.values())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_writes_the_instances_dagster_yaml(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "a" / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["init"]) == 0
+    path = home / "dagster.yaml"
+    assert capsys.readouterr().out == f"wrote {path}\n"
+    assert path.read_text() == INSTANCE_YAML
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.python_log_level == "INFO"
+        assert instance.telemetry_enabled
+    # The README's way to turn telemetry off is one word.
+    path.write_text(INSTANCE_YAML.replace("enabled: true", "enabled: false"))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert not instance.telemetry_enabled
+
+
+def test_init_keeps_a_dagster_yaml_there(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "dagster.yaml"
+    path.write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["init"]) == 0
+    assert capsys.readouterr().out == f"kept {path}: it exists\n"
+    assert path.read_text() == "telemetry:\n  enabled: false\n"
+
+
+@pytest.mark.parametrize(
+    ("home", "message"),
+    [
+        (None, 'DAGSTER_HOME is not set: `export DAGSTER_HOME="$PWD/.featurepipe/dagster"`'),
+        ("", "DAGSTER_HOME is not set"),
+        ("relative/dagster", "DAGSTER_HOME must be an absolute path, got 'relative/dagster'"),
+    ],
+)
+def test_init_needs_an_absolute_dagster_home(tmp_path, monkeypatch, capsys, home, message):
+    monkeypatch.chdir(tmp_path)
+    if home is None:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_HOME", home)
+    with pytest.raises(SystemExit) as exited:
+        main(["init"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(f"featurepipe init: error: {message}")
     assert list(tmp_path.iterdir()) == []
 
 

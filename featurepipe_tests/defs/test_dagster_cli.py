@@ -84,16 +84,36 @@ ONE_DAY = {
 }
 
 
+# What Dagster prints when DAGSTER_HOME has no dagster.yaml.
+NO_INSTANCE_YAML = "No dagster instance configuration file (dagster.yaml) found"
+DEBUG_LINE = " - dagster - DEBUG - "
+DEBUG_CONSOLE = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
+
+
+def init_instance(home: Path, cwd: Path, env: dict[str, str]) -> None:
+    """`featurepipe init`, then telemetry off as the README says: loopback only."""
+    proc = run([str(VENV_BIN / "featurepipe"), "init"], cwd=cwd, env=env)
+    assert proc.stdout == f"wrote {home / 'dagster.yaml'}\n"
+    yaml = home / "dagster.yaml"
+    yaml.write_text(yaml.read_text().replace("enabled: true", "enabled: false"))
+
+
+def log_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " - dagster - " in line]
+
+
 @pytest.mark.parametrize("family", sorted(ONE_DAY))
 def test_sample_then_one_day(tmp_path, family):
-    """`featurepipe sample`, then one day with `dagster asset materialize --partition` or
-    `dg launch --partition`: the buckets where FEATUREPIPE_LOCAL_ROOT says, nothing written to
-    the working directory, and no warning."""
+    """`featurepipe init` and `featurepipe sample`, then one day with `dagster asset materialize
+    --partition` or `dg launch --partition`: the buckets where FEATUREPIPE_LOCAL_ROOT says,
+    nothing written to the working directory, no warning, and on the console featurepipe's own
+    lines without Dagster's debug stream, which the run config brings back."""
     buckets = tmp_path / "buckets"
-    home = dagster_home(tmp_path / "dagster_home")
+    home = tmp_path / "dagster_home"
     env = clean_env(FEATUREPIPE_LOCAL_ROOT=str(buckets), DAGSTER_HOME=str(home))
     work = tmp_path / "work"
     work.mkdir()
+    init_instance(home, work, env)
 
     sample = [str(VENV_BIN / "featurepipe"), "sample", "--end", "2025-11-19"]
     proc = run([*sample, "--days", "3", "--rows", "500"], cwd=work, env=env)
@@ -105,6 +125,10 @@ def test_sample_then_one_day(tmp_path, family):
     proc = run(command, cwd=work, env=env)
     warnings = [line for line in warning_lines(proc.stderr) if not notice or notice not in line]
     assert warnings == []
+    assert NO_INSTANCE_YAML not in proc.stderr
+    quiet = log_lines(proc.stderr)
+    assert not [line for line in quiet if DEBUG_LINE in line]
+    assert [line for line in quiet if "action=get_object" in line or "action=put_object" in line]
     assert files_under(buckets / FEATURE_BUCKET) == expected_keys("2025-11-19")
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
     assert list(work.iterdir()) == []
@@ -113,6 +137,12 @@ def test_sample_then_one_day(tmp_path, family):
         assert one_day.tags["dagster/partition"] == "2025-11-19"
         check_day(buckets, instance, "2025-11-19", 500, one_day.run_id)
         assert step_processes(instance, one_day.run_id) == {run_process(instance, one_day.run_id)}
+
+    # The README's way back to the debug stream, for one run.
+    proc = run([*command, "--config-json", DEBUG_CONSOLE], cwd=work, env=env)
+    verbose = log_lines(proc.stderr)
+    assert [line for line in verbose if DEBUG_LINE in line and "STEP_START" in line]
+    assert len(verbose) > len(quiet) + 10
 
 
 def step_processes(instance: dg.DagsterInstance, run_id: str) -> set[int]:

@@ -1,5 +1,6 @@
 """The real `featurepipe`, `dagster` and `dg` command lines, in subprocesses, as users run them."""
 
+import datetime as dt
 import re
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from featurepipe.cli import INSTANCE_YAML
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 from featurepipe_tests.defs.support import (
     RANGE_END,
@@ -15,7 +17,6 @@ from featurepipe_tests.defs.support import (
     TABLES,
     VENV_BIN,
     clean_env,
-    dagster_home,
     expected_keys,
     files_under,
     reasons,
@@ -184,15 +185,20 @@ def readme_first_command() -> str:
 PARTITION_STATS = """
 query Stats($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {
-    ... on AssetNode { partitionStats { numMaterialized } }
+    ... on AssetNode {
+      partitionStats { numMaterialized numPartitions }
+      partitionKeyConnection(limit: 1, ascending: true) { results }
+    }
   }
 }"""
 
 
 def test_readme_first_command_then_the_ui(tmp_path):
     """README: three days of sample data (0.1% malformed), materialized with --partition-range
-    in ONE run, land under .featurepipe/ of the checkout, with no warning; the run is in the
-    instance at .featurepipe/dagster/, and `dg dev` started in the same shell shows it."""
+    in ONE run, land under .featurepipe/ of the checkout, with no warning and no debug stream;
+    the run is in the instance at .featurepipe/dagster/, whose dagster.yaml the command wrote,
+    and `dg dev` started in the same shell shows it among partitions from the first sample day
+    to yesterday."""
     command = readme_first_command()
     assert "--partition-range 2025-11-17...2025-11-19" in command
     # A checkout: the project's files and its venv.
@@ -202,8 +208,9 @@ def test_readme_first_command_then_the_ui(tmp_path):
     (work / "featurepipe").symlink_to(REPO / "featurepipe")
     (work / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     instance_dir = work / ".featurepipe" / "dagster"
-    dagster_home(instance_dir)  # the default instance, but no telemetry: loopback only
-    env = clean_env()
+    # The instance as the command writes it, telemetry on: Dagster's switch for its own test
+    # runs keeps it from uploading (loopback only), and its user id goes to a home of its own.
+    env = clean_env(DAGSTER_DISABLE_TELEMETRY="1", HOME=str(tmp_path / "home"))
     env.pop("PWD", None)  # bash sets it to the working directory, as a terminal's shell has it
 
     # The command as written, then `dg dev` in the same shell.
@@ -211,12 +218,20 @@ def test_readme_first_command_then_the_ui(tmp_path):
     shell = ["bash", "-c", script, "bash"]
     with serving(shell, work, env, tmp_path / "dev.log", startup_by=300) as server:
         assert warning_lines(server.text()) == []
+        assert NO_INSTANCE_YAML not in server.text()
+        assert DEBUG_LINE not in server.text()
+        assert (instance_dir / "dagster.yaml").read_text() == INSTANCE_YAML
         buckets = work / ".featurepipe" / "buckets"
         assert files_under(buckets / "datapipeline-raw-data") == RAW_FILES
         assert files_under(buckets / "datapipeline-feature-data") == expected_keys(*DAYS)
+        # Every day from the first sample day to the last that has ended (UTC).
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        days = (yesterday - dt.date.fromisoformat(DAYS[0])).days + 1
         for asset in ("raw_events", *TABLES):
             node = server.graphql(PARTITION_STATS, {"path": [asset]})["assetNodeOrError"]
-            assert node["partitionStats"]["numMaterialized"] == len(DAYS), asset
+            stats = node["partitionStats"]
+            assert (stats["numMaterialized"], stats["numPartitions"]) == (len(DAYS), days), asset
+            assert node["partitionKeyConnection"]["results"] == [DAYS[0]], asset
 
     with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
         (one_run,) = instance.get_runs()

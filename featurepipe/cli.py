@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     # Dagster's own variable, read as Dagster reads it: FEATUREPIPE_* settings are not involved.
-    home = os.environ.get("DAGSTER_HOME", "")
+    home = os.path.expanduser(os.environ.get("DAGSTER_HOME", ""))
     if not home:
         raise CommandError(
             'DAGSTER_HOME is not set: `export DAGSTER_HOME="$PWD/.featurepipe/dagster"` names '

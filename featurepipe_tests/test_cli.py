@@ -190,6 +190,13 @@ def test_init_writes_the_instances_dagster_yaml(tmp_path, monkeypatch, capsys):
         assert not instance.telemetry_enabled
 
 
+def test_init_expands_a_home_directory_as_dagster_does(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", "~/dagster")
+    assert main(["init"]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'dagster' / 'dagster.yaml'}\n"
+
+
 def test_init_keeps_a_dagster_yaml_there(tmp_path, monkeypatch, capsys):
     path = tmp_path / "dagster.yaml"
     path.write_text("telemetry:\n  enabled: false\n")

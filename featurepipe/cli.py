@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "rejects",
         help="print a day's rejected rows: line, lines, reason and record",
         description="Print the rows of a day's stored rejected_events table (in the feature "
-        "bucket configured by FEATUREPIPE_STORAGE and friends), in line order: the line each "
-        "record starts on, the lines it covers, the rule it broke and the record as it was. "
+        "bucket configured by FEATUREPIPE_STORAGE and friends), in file order: the line each "
+        "record starts on, the lines it covers, the rule it broke and the record. "
         "Line breaks and control characters in a record show as \\n, \\r, \\t, \\xNN.",
     )
     rejects.add_argument("day", type=dt.date.fromisoformat, help="the day, YYYY-MM-DD")

@@ -15,7 +15,7 @@ from dagster._core.test_utils import freeze_time
 
 from featurepipe.definitions import defs
 from featurepipe.defs.assets import build_daily_events
-from featurepipe.defs.freshness import raw_file_due
+from featurepipe.defs.freshness import raw_file_due, with_raw_file_due
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe.settings import Settings
 from featurepipe_tests.conftest import csv_bytes
@@ -67,6 +67,26 @@ def test_raw_events_is_due_by_six_utc_the_next_day(local_storage):
         # A day run before midnight cannot be the day that just ended: it does not count.
         materialize_at(local_storage, instance, "2025-11-18", "2025-11-22T23:00")
         assert freshness(instance, "2025-11-23T06:00") == FreshnessState.FAIL
+        # But one run after midnight does, whichever day it is: 2025-11-22's file never came,
+        # and the asset passes. raw_events' metadata says so (below).
+        materialize_at(local_storage, instance, "2025-11-18", "2025-11-23T02:00")
+        assert freshness(instance, "2025-11-23T06:00") == FreshnessState.PASS
+
+
+def test_raw_events_says_what_its_freshness_shows():
+    """Next to the policy's state on raw_events' page: the deadline, what Failing and Passing
+    mean, and where the late day shows."""
+    metadata = defs.resolve_asset_graph().get(RAW_EVENTS).metadata
+    assert metadata["raw_file_due"] == "by 06:00 UTC the day after (the freshness policy)"
+    assert "to the last 06:00 UTC deadline" in metadata["freshness_failing"]
+    assert "a run of an older day counts too" in metadata["freshness_passing"]
+    assert metadata["late_day"].startswith("the partitions bar shows it missing")
+    nine = with_raw_file_due(build_daily_events(), 9).specs_by_key[RAW_EVENTS].metadata
+    assert nine["raw_file_due"] == "by 09:00 UTC the day after (the freshness policy)"
+    assert "to the last 09:00 UTC deadline" in nine["freshness_failing"]
+    graph = defs.resolve_asset_graph()
+    others = [k for k in graph.get_all_asset_keys() if k != RAW_EVENTS]
+    assert not [k for k in others if "raw_file_due" in graph.get(k).metadata]
 
 
 def test_the_deadline_hour_comes_from_the_environment():

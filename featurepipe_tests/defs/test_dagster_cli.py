@@ -1,5 +1,6 @@
 """The real `featurepipe`, `dagster` and `dg` command lines, in subprocesses, as users run them."""
 
+import datetime as dt
 import re
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from featurepipe.cli import INSTANCE_YAML
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 from featurepipe_tests.defs.support import (
     RANGE_END,
@@ -15,7 +17,6 @@ from featurepipe_tests.defs.support import (
     TABLES,
     VENV_BIN,
     clean_env,
-    dagster_home,
     expected_keys,
     files_under,
     reasons,
@@ -84,16 +85,36 @@ ONE_DAY = {
 }
 
 
+# What Dagster prints when DAGSTER_HOME has no dagster.yaml.
+NO_INSTANCE_YAML = "No dagster instance configuration file (dagster.yaml) found"
+DEBUG_LINE = " - dagster - DEBUG - "
+DEBUG_CONSOLE = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
+
+
+def init_instance(home: Path, cwd: Path, env: dict[str, str]) -> None:
+    """`featurepipe init`, then telemetry off as the README says: loopback only."""
+    proc = run([str(VENV_BIN / "featurepipe"), "init"], cwd=cwd, env=env)
+    assert proc.stdout == f"wrote {home / 'dagster.yaml'}\n"
+    yaml = home / "dagster.yaml"
+    yaml.write_text(yaml.read_text().replace("enabled: true", "enabled: false"))
+
+
+def log_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " - dagster - " in line]
+
+
 @pytest.mark.parametrize("family", sorted(ONE_DAY))
 def test_sample_then_one_day(tmp_path, family):
-    """`featurepipe sample`, then one day with `dagster asset materialize --partition` or
-    `dg launch --partition`: the buckets where FEATUREPIPE_LOCAL_ROOT says, nothing written to
-    the working directory, and no warning."""
+    """`featurepipe init` and `featurepipe sample`, then one day with `dagster asset materialize
+    --partition` or `dg launch --partition`: the buckets where FEATUREPIPE_LOCAL_ROOT says,
+    nothing written to the working directory, no warning, and on the console featurepipe's own
+    lines without Dagster's debug stream, which the run config brings back."""
     buckets = tmp_path / "buckets"
-    home = dagster_home(tmp_path / "dagster_home")
+    home = tmp_path / "dagster_home"
     env = clean_env(FEATUREPIPE_LOCAL_ROOT=str(buckets), DAGSTER_HOME=str(home))
     work = tmp_path / "work"
     work.mkdir()
+    init_instance(home, work, env)
 
     sample = [str(VENV_BIN / "featurepipe"), "sample", "--end", "2025-11-19"]
     proc = run([*sample, "--days", "3", "--rows", "500"], cwd=work, env=env)
@@ -105,6 +126,10 @@ def test_sample_then_one_day(tmp_path, family):
     proc = run(command, cwd=work, env=env)
     warnings = [line for line in warning_lines(proc.stderr) if not notice or notice not in line]
     assert warnings == []
+    assert NO_INSTANCE_YAML not in proc.stderr
+    quiet = log_lines(proc.stderr)
+    assert not [line for line in quiet if DEBUG_LINE in line]
+    assert [line for line in quiet if "action=get_object" in line or "action=put_object" in line]
     assert files_under(buckets / FEATURE_BUCKET) == expected_keys("2025-11-19")
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
     assert list(work.iterdir()) == []
@@ -113,6 +138,12 @@ def test_sample_then_one_day(tmp_path, family):
         assert one_day.tags["dagster/partition"] == "2025-11-19"
         check_day(buckets, instance, "2025-11-19", 500, one_day.run_id)
         assert step_processes(instance, one_day.run_id) == {run_process(instance, one_day.run_id)}
+
+    # The README's way back to the debug stream, for one run.
+    proc = run([*command, "--config-json", DEBUG_CONSOLE], cwd=work, env=env)
+    verbose = log_lines(proc.stderr)
+    assert [line for line in verbose if DEBUG_LINE in line and "STEP_START" in line]
+    assert len(verbose) > len(quiet) + 10
 
 
 def step_processes(instance: dg.DagsterInstance, run_id: str) -> set[int]:
@@ -154,15 +185,20 @@ def readme_first_command() -> str:
 PARTITION_STATS = """
 query Stats($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {
-    ... on AssetNode { partitionStats { numMaterialized } }
+    ... on AssetNode {
+      partitionStats { numMaterialized numPartitions }
+      partitionKeyConnection(limit: 1, ascending: true) { results }
+    }
   }
 }"""
 
 
 def test_readme_first_command_then_the_ui(tmp_path):
     """README: three days of sample data (0.1% malformed), materialized with --partition-range
-    in ONE run, land under .featurepipe/ of the checkout, with no warning; the run is in the
-    instance at .featurepipe/dagster/, and `dg dev` started in the same shell shows it."""
+    in ONE run, land under .featurepipe/ of the checkout, with no warning and no debug stream;
+    the run is in the instance at .featurepipe/dagster/, whose dagster.yaml the command wrote,
+    and `dg dev` started in the same shell shows it among partitions from the first sample day
+    to yesterday."""
     command = readme_first_command()
     assert "--partition-range 2025-11-17...2025-11-19" in command
     # A checkout: the project's files and its venv.
@@ -172,8 +208,9 @@ def test_readme_first_command_then_the_ui(tmp_path):
     (work / "featurepipe").symlink_to(REPO / "featurepipe")
     (work / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     instance_dir = work / ".featurepipe" / "dagster"
-    dagster_home(instance_dir)  # the default instance, but no telemetry: loopback only
-    env = clean_env()
+    # The instance as the command writes it, telemetry on: Dagster's switch for its own test
+    # runs keeps it from uploading (loopback only), and its user id goes to a home of its own.
+    env = clean_env(DAGSTER_DISABLE_TELEMETRY="1", HOME=str(tmp_path / "home"))
     env.pop("PWD", None)  # bash sets it to the working directory, as a terminal's shell has it
 
     # The command as written, then `dg dev` in the same shell.
@@ -181,12 +218,20 @@ def test_readme_first_command_then_the_ui(tmp_path):
     shell = ["bash", "-c", script, "bash"]
     with serving(shell, work, env, tmp_path / "dev.log", startup_by=300) as server:
         assert warning_lines(server.text()) == []
+        assert NO_INSTANCE_YAML not in server.text()
+        assert DEBUG_LINE not in server.text()
+        assert (instance_dir / "dagster.yaml").read_text() == INSTANCE_YAML
         buckets = work / ".featurepipe" / "buckets"
         assert files_under(buckets / "datapipeline-raw-data") == RAW_FILES
         assert files_under(buckets / "datapipeline-feature-data") == expected_keys(*DAYS)
+        # Every day from the first sample day to the last that has ended (UTC).
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        days = (yesterday - dt.date.fromisoformat(DAYS[0])).days + 1
         for asset in ("raw_events", *TABLES):
             node = server.graphql(PARTITION_STATS, {"path": [asset]})["assetNodeOrError"]
-            assert node["partitionStats"]["numMaterialized"] == len(DAYS), asset
+            stats = node["partitionStats"]
+            assert (stats["numMaterialized"], stats["numPartitions"]) == (len(DAYS), days), asset
+            assert node["partitionKeyConnection"]["results"] == [DAYS[0]], asset
 
     with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
         (one_run,) = instance.get_runs()

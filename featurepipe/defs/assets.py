@@ -180,8 +180,13 @@ def run_summary(outcomes: list[DayOutcome], tables: str) -> str:
         + f"; rows valid={valid} quarantined={quarantined}; tables in {tables}"
     ]
     for o in outcomes:
-        if o.status in ("blocked", "failed"):
-            lines.append(f"  {o.day} {o.status}: {o.reason}; then: {next_step(o.day)}")
+        if o.status == "blocked":
+            lines.append(
+                f"  {o.day} blocked: {o.reason}; see why: featurepipe rejects {o.day}; "
+                f"once the raw file is fixed: {next_step(o.day)}"
+            )
+        elif o.status == "failed":
+            lines.append(f"  {o.day} failed: {o.reason}; once mended: {next_step(o.day)}")
         elif o.status == "skipped":
             lines.append(f"  {o.day} skipped: {o.reason}")
     return "\n".join(lines)

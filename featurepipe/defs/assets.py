@@ -28,6 +28,7 @@ from featurepipe.defs.day_run import (
     History,
     Interrupted,
     NotMaterialized,
+    SchemaFailed,
     Selection,
     staged_ahead,
 )
@@ -154,7 +155,7 @@ DAY_ERRORS = (
     Interrupted,
     ContractError,
     StorageError,
-    pa.errors.SchemaErrors,
+    SchemaFailed,
 )
 
 

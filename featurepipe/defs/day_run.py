@@ -74,6 +74,10 @@ class NotMaterialized(LookupError):
     """A table, or a check launched on its own, needs a day's asset that was never materialized."""
 
 
+class SchemaFailed(Exception):
+    """A table the step built broke its pandera schema: a bug, or a rule the contract missed."""
+
+
 class Interrupted(Exception):
     """The run stopped while this day was being staged ahead."""
 
@@ -337,7 +341,7 @@ class DayRun:
         for built in staged.derived:
             yield from self._commit_derived(built)
         if staged.blocked:
-            raise DayBlocked(staged.blocked)
+            raise DayBlocked(f"{staged.info.uri}: {staged.blocked}")
         if staged.legacy:
             yield from self._commit_legacy(staged.legacy)
         if not assets and checks:
@@ -364,7 +368,7 @@ class DayRun:
                     rejected_head = _head(rejected_head, quarantined, REJECTS_SHOWN)
         except pa.errors.SchemaErrors as err:
             staged.failed_checks.append((VALIDATED_SCHEMA, schema_failure(ValidatedEvents, err)))
-            raise
+            raise _schema_failed(info.uri, ValidatedEvents, err) from err
         summary = self.summary = validation.summary()
         seconds = time.perf_counter() - started
         self._read = (
@@ -446,7 +450,7 @@ class DayRun:
         except pa.errors.SchemaErrors as err:
             failure = schema_failure(table.schema, err)
             staged.failed_checks.append((schema_check(table.key), failure))
-            raise
+            raise _schema_failed(str(validated), table.schema, err) from err
         return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
 
     def _commit_derived(self, d: StagedDerived):
@@ -606,6 +610,12 @@ INPUTS: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
     REJECTED: (RAW,),
     LEGACY: (FEATURES,),
 }
+
+
+def _schema_failed(source: str, schema, err: pa.errors.SchemaErrors) -> SchemaFailed:
+    cases = err.failure_cases
+    checks = ", ".join(sorted({str(c) for c in cases["check"].head(100)}))
+    return SchemaFailed(f"{source}: {len(cases)} failure cases of {schema.__name__}: {checks}")
 
 
 def _head(head: pd.DataFrame, frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> pd.DataFrame:

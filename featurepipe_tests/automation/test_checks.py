@@ -190,7 +190,8 @@ def test_in_a_range_each_day_is_judged_and_blocked_alone(local_storage):
     assert stored(local_storage, "event_features", "2025-11-18") in keys
     assert stored(local_storage, "event_features", "2025-11-19") not in keys
     text = failure_text(result)
-    assert "1 of 3 days failed: 2025-11-19: DayBlocked: quarantine_ratio: 30.00%" in text
+    raw = local_storage.store.uri(RAW_BUCKET, "user_events_20251119.csv")
+    assert f"1 of 3 days failed: 2025-11-19: DayBlocked: {raw}: quarantine_ratio: 30.00%" in text
 
 
 # --- the feature checks yielded by event_features ---------------------------------------------

@@ -75,7 +75,11 @@ def test_each_day_stands_on_its_own(storage):
         text = failure_text(result)
         uri = storage.store.uri(RAW_BUCKET, raw_key(MISSING))
         header_uri = storage.store.uri(RAW_BUCKET, raw_key(BAD_HEADER))
-        assert f"3 of 8 days failed: {BLOCKED}: DayBlocked: quarantine_ratio: 33.33%" in text
+        blocked_uri = storage.store.uri(RAW_BUCKET, raw_key(BLOCKED))
+        assert (
+            f"3 of 8 days failed: {BLOCKED}: DayBlocked: {blocked_uri}: quarantine_ratio: 33.33%"
+            in text
+        )
         assert (
             f"; {BAD_HEADER}: HeaderError: {header_uri}: line 1: missing required columns: user_id"
             in text

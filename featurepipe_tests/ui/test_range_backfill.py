@@ -1,7 +1,8 @@
 """A backfill from the UI over days some of which cannot be used, through `dagster dev` and the
-webserver's GraphQL API: the partition view shows the good days materialized and the others
-failed, each day's checks are recorded on that day, and a second backfill after the files are
-fixed fills the rest."""
+webserver's GraphQL API, on a user's project with its own asset downstream of event_features
+(`defs/user_project.py`): the partition view shows the good days materialized and the others
+failed, each day's checks are recorded on that day, the user's asset does not run in the failed
+run, and a second backfill after the files are fixed fills the rest, the user's asset with it."""
 
 import datetime as dt
 import os
@@ -26,7 +27,12 @@ GOOD, BLOCKED, MISSING, BAD_HEADER = (
     "2025-11-19",
     "2025-11-20",
 )
-ASSETS = ["raw_events", "validated_events", "rejected_events", "event_features"]
+ASSETS = ["raw_events", "validated_events", "rejected_events", "event_features", "features_per_day"]
+WORKSPACE = """load_from:
+  - python_module:
+      module_name: featurepipe_tests.defs.user_project
+      location_name: user_project
+"""
 DONE_BY = 120  # seconds for each backfill
 
 PARTITIONS = """
@@ -113,7 +119,7 @@ def test_a_ui_backfill_over_bad_days_fills_the_good_ones(tmp_path):
     for path in (home, cwd, buckets / RAW_BUCKET):
         path.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    (cwd / "workspace.yaml").write_text((REPO / "workspace.yaml").read_text())
+    (cwd / "workspace.yaml").write_text(WORKSPACE)
     for day in GOOD:
         raw_path(buckets, day).write_bytes(good(day))
     missing_user = [f"{BLOCKED}T00:00:{i:02d}Z,,s{i},view,web,US,0,1,,1" for i in range(50)]
@@ -129,7 +135,10 @@ def test_a_ui_backfill_over_bad_days_fills_the_good_ones(tmp_path):
         if not k.startswith(("FEATUREPIPE_", "AWS_", "DAGSTER_"))
     }
     env.update(
-        DAGSTER_HOME=str(home), FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=str(buckets)
+        DAGSTER_HOME=str(home),
+        FEATUREPIPE_STORAGE="local",
+        FEATUREPIPE_LOCAL_ROOT=str(buckets),
+        PYTHONPATH=str(REPO),
     )
     command = [str(DAGSTER), "dev", "-w", "workspace.yaml"]
     with serving(command, cwd, env, tmp_path / "dagster-dev.log") as server:
@@ -137,10 +146,13 @@ def test_a_ui_backfill_over_bad_days_fills_the_good_ones(tmp_path):
         (run,) = first["runs"]  # one run for the range, which fails naming the bad days
         assert run["status"] == "FAILURE"
 
+        # A day whose file could not be used records nothing; the user's asset waits for a run
+        # where every day succeeded.
         expected = {
-            "raw_events": {d: "MATERIALIZED" for d in [*GOOD, BLOCKED, BAD_HEADER]},
+            "raw_events": {d: "MATERIALIZED" for d in [*GOOD, BLOCKED]},
             "validated_events": {d: "MATERIALIZED" for d in [*GOOD, BLOCKED]},
             "event_features": {d: "MATERIALIZED" for d in GOOD},
+            "features_per_day": {},
         }
         for asset, materialized in expected.items():
             partitions, _ = statuses(server, asset)
@@ -177,8 +189,10 @@ def test_a_ui_backfill_over_bad_days_fills_the_good_ones(tmp_path):
             raw_path(buckets, day).write_bytes(good(day))
         second = backfill(server, [BLOCKED, MISSING, BAD_HEADER])
         assert [r["status"] for r in second["runs"]] == ["SUCCESS"]
-        for asset in ASSETS:
+        for asset in ASSETS[:-1]:
             partitions, _ = statuses(server, asset)
             assert partitions == {d: "MATERIALIZED" for d in DAYS}, (asset, partitions)
+        own, _ = statuses(server, "features_per_day")
+        assert {d for d, s in own.items() if s == "MATERIALIZED"} == {BLOCKED, MISSING, BAD_HEADER}
     stored = {p.name for p in (buckets / FEATURE_BUCKET / "event_features").iterdir()}
     assert stored == {f"date={d}" for d in DAYS}

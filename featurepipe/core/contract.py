@@ -7,8 +7,8 @@ same answers.
 
 from __future__ import annotations
 
-import csv
 import re
+from collections import Counter
 
 from featurepipe.core.columns import TABLES, Role
 from featurepipe.core.reasons import Reason as Reason  # the contract names why a row fails
@@ -66,10 +66,13 @@ class ReadError(ContractError):
     """pyarrow failed on part of the file: the error, named with the file."""
 
 
-def parse_header(record: bytes, source: str, closed: bool = True) -> list[str]:
+def parse_header(record: bytes, source: str, closed: bool = True, bom: bool = False) -> list[str]:
     """The column names of the header record: the file's first record, BOM dropped, line end
-    included; `closed` is False when a quote in it never closes."""
+    included; `closed` is False when a quote in it never closes, `bom` True when the file
+    started with a BOM."""
     if not record:
+        if bom:
+            raise HeaderError(f"{source}: line 1: the file holds only a UTF-8 BOM, no header")
         raise EmptyFileError(f"{source}: the file is empty (0 bytes); expected at least a header")
     if len(record) > MAX_HEADER_BYTES:
         raise HeaderError(
@@ -83,12 +86,44 @@ def parse_header(record: bytes, source: str, closed: bool = True) -> list[str]:
     except UnicodeDecodeError as err:
         raise HeaderError(f"{source}: line 1: the header is not UTF-8 ({err.reason})") from None
     text = text.removesuffix("\n").removesuffix("\r")
-    return [name.strip(WHITESPACE) for name in next(csv.reader([text]), [])]
+    return [name.strip(WHITESPACE) for name in split_record(text)]
+
+
+def split_record(text: str) -> list[str]:
+    """The fields of one whole CSV record, its line end removed, as Python's csv module reads
+    them but with no limit on a field's length: a quote opens a quoted value only as a field's
+    first character, two quotes in one stand for a quote, and text after the closing quote,
+    up to the next comma, is appended to the value."""
+    if '"' not in text:
+        return text.split(",")
+    fields, at, size = [], 0, len(text)
+    while True:
+        parts = []
+        if text.startswith('"', at):
+            at += 1
+            while True:
+                close = text.find('"', at)
+                if close < 0:  # never closed: the value runs to the end of the record
+                    close = size
+                parts.append(text[at:close])
+                at = close + 1
+                if not text.startswith('"', at):
+                    break
+                parts.append('"')
+                at += 1
+            at = min(at, size)
+        comma = text.find(",", at)
+        end = size if comma < 0 else comma
+        parts.append(text[at:end])
+        fields.append("".join(parts))
+        if comma < 0:
+            return fields
+        at = comma + 1
 
 
 def check_header(names: list[str], source: str) -> tuple[list[str], list[str]]:
     """Validate a parsed header; return (missing optional columns, unknown extra columns)."""
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
         raise HeaderError(f"{source}: line 1: duplicated columns: {', '.join(duplicated)}")
     missing = [c for c in REQUIRED_COLUMNS if c not in names]

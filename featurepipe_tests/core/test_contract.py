@@ -781,7 +781,12 @@ def test_the_summary_counts_the_lines_records_cover():
     ("data", "error", "fragments"),
     [
         pytest.param(b"", EmptyFileError, ["empty"], id="zero-bytes"),
-        pytest.param(b"\xef\xbb\xbf", EmptyFileError, ["empty"], id="bom-only"),
+        pytest.param(
+            b"\xef\xbb\xbf",
+            HeaderError,
+            ["line 1: the file holds only a UTF-8 BOM, no header"],
+            id="bom-only",
+        ),
         pytest.param(
             raw(header="event_time,session_id,event_type"),
             HeaderError,

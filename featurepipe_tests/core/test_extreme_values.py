@@ -116,3 +116,20 @@ def test_extreme_values_in_every_column(data: bytes, block_size: int | None):
     expected = reference(data)
     assert_same(got, expected)
     assert got.adds_up()
+
+
+def test_every_extreme_in_every_column_passes_pandera_on_the_shipped_path():
+    """What the rules let through, pandera's schemas take: each value above in each column,
+    one row each, checked as shipped."""
+    digits = [sign + "0" * 5_000 + edge for sign in ("", "+", "-") for edge in EDGES]
+    values = [*FLOATS, *TIMES, *digits, "9" * 4_301, "x" * (CSV_FIELD_LIMIT + 1)]
+    columns = list(KNOWN_COLUMNS)
+    lines = [",".join(columns)]
+    for column in columns:
+        for value in values:
+            lines.append(",".join(value if c == column else ordinary(c) for c in columns))
+    data = "".join(line + "\n" for line in lines).encode()
+    got = fast(data)
+    assert_same(got, reference(data))
+    assert got.valid + got.quarantined == len(lines) - 1
+    assert got.valid > len(columns) * len(values) // 2

@@ -63,7 +63,8 @@ class HeaderError(ContractError):
 
 
 class ReadError(ContractError):
-    """pyarrow failed on part of the file: the error, named with the file."""
+    """A library underneath failed on part of the file: the error, named with the file and,
+    where known, the lines."""
 
 
 def parse_header(record: bytes, source: str, closed: bool = True, bom: bool = False) -> list[str]:

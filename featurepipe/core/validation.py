@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from featurepipe.core.contract import ReadError
 from featurepipe.core.prefetch import map_in_order, prefetch
-from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, read_batches
+from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, Batch, read_batches
 from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, Ruled, apply_rules
 from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
 
@@ -92,7 +92,7 @@ class EventValidation:
         # while this one converts, validates and hands on the previous frame.
         held: list[pa.Table] = []
         with ThreadPoolExecutor(max_workers=RULE_THREADS, thread_name_prefix="rules") as rules:
-            ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
+            ruled = map_in_order(rules, _apply_rules, self._batches, RULE_THREADS)
             for valid, rejected, lines in prefetch(partial(_next_group, ruled), "csv-reader"):
                 self._valid_lines += lines
                 held += rejected
@@ -160,6 +160,17 @@ def validate_events(
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames[1:] if len(f)] or frames[:1]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _apply_rules(batch: Batch) -> Ruled:
+    """apply_rules; should a library under it still fail on a value, the error names the file
+    and the lines of the batch, as every error that fails a day must."""
+    try:
+        return apply_rules(batch)
+    except Exception as err:
+        raise ReadError(
+            f"{batch.where}: checking the row contract failed: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _next_group(ruled: Iterator[Ruled]) -> tuple[list[pa.Table], list[pa.Table], int] | None:

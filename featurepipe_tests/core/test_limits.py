@@ -8,6 +8,7 @@ import csv
 
 import pytest
 
+from featurepipe.core import rules
 from featurepipe.core.contract import (
     BOM,
     INT64_MAX,
@@ -15,6 +16,7 @@ from featurepipe.core.contract import (
     MAX_HEADER_BYTES,
     MAX_QUOTED_LINE_BREAKS,
     HeaderError,
+    ReadError,
 )
 from featurepipe_tests.core.support import (
     HEADER,
@@ -228,3 +230,19 @@ def test_long_values_are_the_record_s_own(values: dict[str, str], reason: str | 
     lines = 2 + "".join(values.values()).count("\n")
     assert got.rejected == ([(3, reason)] if reason else [])
     assert got.lines == ([2, 3, lines + 2] if reason is None else [2, lines + 2])
+
+
+def test_a_failure_under_the_rules_names_the_file_and_the_lines(monkeypatch):
+    """Should a library under the rules still refuse a value, the day fails with featurepipe's
+    own error, naming the file and the lines of the chunk."""
+
+    def refuse(strings):
+        raise OverflowError("a limit nobody knew of")
+
+    monkeypatch.setattr(rules, "_numbers", refuse)
+    with pytest.raises(ReadError) as raised:
+        validate(raw(ROW, "", ROW))
+    assert str(raised.value) == (
+        f"{SOURCE}: lines 2-4: checking the row contract failed:"
+        " OverflowError: a limit nobody knew of"
+    )

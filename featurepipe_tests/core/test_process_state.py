@@ -60,3 +60,22 @@ def test_importing_every_module_leaves_process_state_alone():
     assert result.returncode == 0, result.stderr[-3000:]
     before, after = json.loads(result.stdout.splitlines()[-1])
     assert after == before
+
+
+def test_importing_the_product_filters_no_warning_the_cli_shows():
+    """The CLI loads featurepipe.definitions (its filters: featurepipe.defs.DELIBERATE);
+    importing every other featurepipe module after it adds no filter."""
+    product = [name for name in modules() if name.startswith("featurepipe.")]
+    script = (
+        "import importlib, warnings\n"
+        "import featurepipe.definitions\n"
+        "cli = [repr(f) for f in warnings.filters]\n"
+        f"for name in {product!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print([repr(f) for f in warnings.filters if repr(f) not in cli])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "[]"

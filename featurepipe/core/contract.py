@@ -48,6 +48,9 @@ INTEGER_RE = re.compile(INTEGER_PATTERN)
 NUMBER_RE = re.compile(NUMBER_PATTERN)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# More significant digits than this cannot be in the int64 range. Python's int() refuses
+# strings of over 4,300 digits, leading zeros included: it is given at most these.
+INT64_DIGITS = len(str(INT64_MAX))
 
 
 class ContractError(ValueError):

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from featurepipe.core import contract
 from featurepipe.core.contract import (
     BOM,
+    INT64_DIGITS,
     INT64_MAX,
     INT64_MIN,
     INTEGER_RE,
@@ -32,10 +33,6 @@ from featurepipe.core.contract import (
     parse_header,
     split_record,
 )
-
-# More significant digits than this cannot be in the int64 range. Python's int() refuses
-# strings of over 4,300 digits, leading zeros included: it is given the digits without them.
-INT64_DIGITS = len(str(INT64_MAX))
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from featurepipe.core.columns import TABLES, TIMESTAMP
 from featurepipe.core.contract import (
+    INT64_DIGITS,
     INT64_MAX,
     INT64_MIN,
     INTEGER_PATTERN,
@@ -32,7 +33,6 @@ LATEST = pa.scalar(dt.datetime.max.replace(tzinfo=dt.UTC), TIMESTAMP)
 VALID_SCHEMA = TABLES.validated.arrow_schema
 REJECTED_SCHEMA = TABLES.rejected.arrow_schema
 REASONS = list(Reason)
-INT64_DIGITS = len(str(INT64_MAX))  # more significant digits cannot be in the int64 range
 
 
 class Ruled(NamedTuple):
@@ -152,8 +152,7 @@ def _integers(strings) -> tuple[pa.Array, np.ndarray]:
 
 
 def _int64(text: str) -> int | None:
-    """An integer Arrow refused; None out of the int64 range. Python's int() refuses strings of
-    over 4,300 digits, leading zeros included: it is given at most INT64_DIGITS."""
+    """An integer Arrow refused; None out of the int64 range."""
     digits = text.lstrip("-").lstrip("0")
     if len(digits) > INT64_DIGITS:
         return None

@@ -129,13 +129,26 @@ def check_header(names: list[str], source: str) -> tuple[list[str], list[str]]:
     """Validate a parsed header; return (missing optional columns, unknown extra columns)."""
     duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
-        raise HeaderError(f"{source}: line 1: duplicated columns: {', '.join(duplicated)}")
+        raise HeaderError(f"{source}: line 1: duplicated columns: {_listed(duplicated)}")
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise HeaderError(
             f"{source}: line 1: missing required columns: {', '.join(missing)}"
-            f" (header has: {', '.join(names) or 'nothing'})"
+            f" (header has: {_listed(names) or 'nothing'})"
         )
     absent = [c for c in KNOWN_COLUMNS if c not in names]
     extra = [n for n in names if n not in KNOWN_COLUMNS]
     return absent, extra
+
+
+# A header may be 1 MiB of names: an error quotes the start of it.
+LISTED_NAMES, LISTED_CHARS = 20, 100
+
+
+def _listed(names: list[str]) -> str:
+    shown = [
+        name if len(name) <= LISTED_CHARS else f"{name[:LISTED_CHARS]}… ({len(name):,} characters)"
+        for name in names[:LISTED_NAMES]
+    ]
+    more = len(names) - LISTED_NAMES
+    return ", ".join(shown) + (f", … ({more:,} more)" if more > 0 else "")

@@ -246,3 +246,22 @@ def test_a_failure_under_the_rules_names_the_file_and_the_lines(monkeypatch):
         f"{SOURCE}: lines 2-4: checking the row contract failed:"
         " OverflowError: a limit nobody knew of"
     )
+
+
+def test_a_header_error_quotes_the_start_of_a_long_header():
+    names = ["n" * CSV_FIELD_LIMIT, *(f"c{i}" for i in range(30_000))]
+    data = raw(header=",".join(["event_time", *names, "c7"]))
+    for run in (validate, reference):
+        with pytest.raises(HeaderError) as raised:
+            run(data)
+        assert str(raised.value) == (f"{SOURCE}: line 1: duplicated columns: c7")
+    data = raw(header=",".join(["event_time", *names]))
+    listed = ", ".join(["event_time", "n" * 100 + "… (131,072 characters)"])
+    listed += ", " + ", ".join(f"c{i}" for i in range(18)) + ", … (29,982 more)"
+    for run in (validate, reference):
+        with pytest.raises(HeaderError) as raised:
+            run(data)
+        assert str(raised.value) == (
+            f"{SOURCE}: line 1: missing required columns: user_id, session_id, event_type"
+            f" (header has: {listed})"
+        )

@@ -254,7 +254,7 @@ def test_a_header_error_quotes_the_start_of_a_long_header():
     for run in (validate, reference):
         with pytest.raises(HeaderError) as raised:
             run(data)
-        assert str(raised.value) == (f"{SOURCE}: line 1: duplicated columns: c7")
+        assert str(raised.value) == f"{SOURCE}: line 1: duplicated columns: c7"
     data = raw(header=",".join(["event_time", *names]))
     listed = ", ".join(["event_time", "n" * 100 + "… (131,072 characters)"])
     listed += ", " + ", ".join(f"c{i}" for i in range(18)) + ", … (29,982 more)"

@@ -70,6 +70,18 @@ class ReadError(ContractError):
     where known, the lines."""
 
 
+# Arrow quotes the whole value it refuses, however long: a ReadError quotes the start.
+QUOTED_ERROR_CHARS = 500
+
+
+def quoted(err: BaseException) -> str:
+    """A library's error as a ReadError quotes it: its type and the start of its message."""
+    text = f"{type(err).__name__}: {err}"
+    if len(text) <= QUOTED_ERROR_CHARS:
+        return text
+    return f"{text[:QUOTED_ERROR_CHARS]}… ({len(text):,} characters)"
+
+
 def parse_header(record: bytes, source: str, closed: bool = True, bom: bool = False) -> list[str]:
     """The column names of the header record: the file's first record, BOM dropped, line end
     included; `closed` is False when a quote in it never closes, `bom` True when the file

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 
-from featurepipe.core.contract import ReadError
+from featurepipe.core.contract import ReadError, quoted
 from featurepipe.core.prefetch import map_in_order, prefetch
 from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, Batch, read_batches
 from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, Ruled, apply_rules
@@ -85,7 +85,7 @@ class EventValidation:
         try:
             yield from self._frames()
         except pa.ArrowException as err:  # never unnamed: the user must see which file
-            raise ReadError(f"{self.source}: pyarrow failed: {err}") from err
+            raise ReadError(f"{self.source}: pyarrow failed: {quoted(err)}") from err
 
     def _frames(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         # Parsing runs on a thread of its own and the Arrow rules on two more, a block each,
@@ -168,9 +168,7 @@ def _apply_rules(batch: Batch) -> Ruled:
     try:
         return apply_rules(batch)
     except Exception as err:
-        raise ReadError(
-            f"{batch.where}: checking the row contract failed: {type(err).__name__}: {err}"
-        ) from err
+        raise ReadError(f"{batch.where}: checking the row contract failed: {quoted(err)}") from err
 
 
 def _next_group(ruled: Iterator[Ruled]) -> tuple[list[pa.Table], list[pa.Table], int] | None:

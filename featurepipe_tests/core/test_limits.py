@@ -234,17 +234,18 @@ def test_long_values_are_the_record_s_own(values: dict[str, str], reason: str | 
 
 def test_a_failure_under_the_rules_names_the_file_and_the_lines(monkeypatch):
     """Should a library under the rules still refuse a value, the day fails with featurepipe's
-    own error, naming the file and the lines of the chunk."""
+    own error, naming the file and the lines of the chunk, and quoting the start of the
+    library's message (Arrow's quote the whole value)."""
 
     def refuse(strings):
-        raise OverflowError("a limit nobody knew of")
+        raise OverflowError("a limit nobody knew of: " + "9" * 5_000)
 
     monkeypatch.setattr(rules, "_numbers", refuse)
     with pytest.raises(ReadError) as raised:
         validate(raw(ROW, "", ROW))
+    said = "OverflowError: a limit nobody knew of: " + "9" * 5_000
     assert str(raised.value) == (
-        f"{SOURCE}: lines 2-4: checking the row contract failed:"
-        " OverflowError: a limit nobody knew of"
+        f"{SOURCE}: lines 2-4: checking the row contract failed: {said[:500]}… (5,039 characters)"
     )
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from featurepipe.core.contract import BOM, WHITESPACE, ReadError, Reason
+from featurepipe.core.contract import BOM, WHITESPACE, ReadError, Reason, quoted
 from featurepipe.core.prefetch import prefetch
 from featurepipe.core.reading.header import Header, read_header
 from featurepipe.core.reading.records import CR, LF, line_ends
@@ -151,7 +151,7 @@ def _parse(data: bytes, names: list[str], where: str) -> tuple[pa.Table, list[tu
             ),
         )
     except pa.ArrowException as err:
-        raise ReadError(f"{where}: the CSV parser failed: {err}") from err
+        raise ReadError(f"{where}: the CSV parser failed: {quoted(err)}") from err
     return (table.slice(1) if guard else table), invalid
 
 

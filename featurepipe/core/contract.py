@@ -33,8 +33,10 @@ MAX_HEADER_BYTES = 1 << 20
 WHITESPACE = " \t\n\r\x0b\x0c"
 
 # ISO-8601 date and time to the microsecond, with an optional offset (none means UTC).
-# Year 0 is excluded because Python cannot represent it; days past the month's end, and
-# offsets that carry the UTC time out of years 1-9999, are caught after matching.
+# A written year 0000 is excluded, as Python cannot represent it, even where an offset would
+# carry its UTC time into year 1; days past the month's end, and offsets that carry the UTC
+# time out of years 1-9999, are caught after matching. Upper-case T and Z only, no 24:00, no
+# leap second.
 TIMESTAMP_PATTERN = (
     r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"

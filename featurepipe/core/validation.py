@@ -70,8 +70,8 @@ class EventValidation:
     paid once for many blocks.
 
     Raises ContractError at construction when the file as a whole is unusable (empty, bad
-    header), before any batch is produced; ReadError from batches() when pyarrow fails on
-    part of it.
+    header), before any batch is produced; ReadError from batches() when a library under it
+    fails on part of it, named with the file and, where known, the lines.
     """
 
     def __init__(self, stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 
 from featurepipe.core.columns import TABLES, TIMESTAMP
 from featurepipe.core.contract import (
+    INT64_DIGITS,
     INT64_MAX,
     INT64_MIN,
     INTEGER_PATTERN,
@@ -105,16 +107,22 @@ def _timestamps(strings) -> tuple[pa.Array, np.ndarray]:
     """ISO-8601 timestamps to UTC: the values (null where invalid) and a validity mask."""
     ok = _matches(strings, TIMESTAMP_PATTERN)
     zoned = _zoned(strings, ok)
-    try:
-        parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
-    except pa.ArrowInvalid:  # the pattern passed a day past its month's end (2025-02-30)
-        ok &= _day_exists(pc.if_else(pa.array(ok), strings, "0000-00-00"))
-        parsed = pc.cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP)
+    # Arrow refuses what the pattern passes only for a day past its month's end (2025-02-30).
+    parsed = _cast(pc.if_else(pa.array(ok), zoned, None), TIMESTAMP, _utc)
     # An offset can carry the UTC time out of years 1-9999 (0001-01-01T00:00+01:00), which
     # Python cannot represent: such a time is invalid too.
     in_range = pc.and_(pc.greater_equal(parsed, EARLIEST), pc.less_equal(parsed, LATEST))
     ok &= pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
     return parsed, ok
+
+
+def _utc(text: str) -> dt.datetime | None:
+    """A timestamp Arrow refused, read by Python (`_zoned` gave it an offset); None when it is
+    not a time."""
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _zoned(strings, ok: np.ndarray):
@@ -131,22 +139,6 @@ def _zoned(strings, ok: np.ndarray):
     return pc.if_else(has_offset, strings, pc.binary_join_element_wise(strings, "Z", ""))
 
 
-def _day_exists(dates) -> np.ndarray:
-    """False where the day is past the end of its month (2025-02-30).
-
-    `dates` start with YYYY-MM-DD; the pattern has already checked every other field.
-    """
-
-    def number(start: int, stop: int) -> np.ndarray:
-        digits = pc.utf8_slice_codeunits(dates, start, stop)
-        return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
-
-    year, month, day = number(0, 4), number(5, 7), number(8, 10)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([31, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month]
-    return day <= month_days + ((month == 2) & leap)
-
-
 def _integers(strings) -> tuple[pa.Array, np.ndarray]:
     # Bare digits match INTEGER_PATTERN, and checking them is five times cheaper than the
     # pattern: it runs on the other values only (empty, signed, not a number).
@@ -155,17 +147,16 @@ def _integers(strings) -> tuple[pa.Array, np.ndarray]:
     if others.size:
         ok[others] = _matches(strings.take(others), INTEGER_PATTERN)
     candidates = pc.if_else(pa.array(ok), pc.utf8_ltrim(strings, "+"), None)
-    try:
-        parsed = pc.cast(candidates, pa.int64())
-    except pa.ArrowInvalid:  # out of the int64 range
-        parsed = pa.array([_int64(v) for v in candidates.to_pylist()], pa.int64())
+    parsed = _cast(candidates, pa.int64(), _int64)  # Arrow refuses what is out of range
     return parsed, parsed.is_valid().to_numpy(zero_copy_only=False)
 
 
-def _int64(text: str | None) -> int | None:
-    if text is None:
+def _int64(text: str) -> int | None:
+    """An integer Arrow refused; None out of the int64 range."""
+    digits = text.lstrip("-").lstrip("0")
+    if len(digits) > INT64_DIGITS:
         return None
-    value = int(text)
+    value = int(digits or "0") * (-1 if text.startswith("-") else 1)
     return value if INT64_MIN <= value <= INT64_MAX else None
 
 
@@ -178,8 +169,25 @@ def _numbers(strings) -> pa.Array:
         parsed = pc.cast(present, pa.float64())
     except pa.ArrowInvalid:
         ok = pa.array(_matches(strings, NUMBER_PATTERN))
-        parsed = pc.cast(pc.if_else(ok, strings, None), pa.float64())
+        parsed = _cast(pc.if_else(ok, strings, None), pa.float64(), float)
     return pc.if_else(pc.is_finite(parsed), parsed, None)
+
+
+def _cast(strings, to: pa.DataType, parse: Callable[[str], object]):
+    """`strings` cast to `to`, each value Arrow refuses replaced by `parse(value)` (None: not
+    valid). The refused values are found by halving, a few casts each, and every other value
+    keeps the cast's answer: a row comes to the same whatever else is in its batch."""
+    try:
+        return pc.cast(strings, to)
+    except pa.ArrowInvalid:
+        if isinstance(strings, pa.ChunkedArray):
+            strings = strings.combine_chunks()
+        if len(strings) == 1:
+            return pa.array([parse(strings[0].as_py())], to)
+        half = len(strings) // 2
+        return pa.concat_arrays(
+            [_cast(strings[:half], to, parse), _cast(strings[half:], to, parse)]
+        )
 
 
 def _text_or_null(strings) -> pa.Array:

@@ -12,9 +12,9 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 
-from featurepipe.core.contract import ReadError
+from featurepipe.core.contract import ReadError, quoted
 from featurepipe.core.prefetch import map_in_order, prefetch
-from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, read_batches
+from featurepipe.core.reading import DEFAULT_BLOCK_SIZE, Batch, read_batches
 from featurepipe.core.rules import REJECTED_SCHEMA, VALID_SCHEMA, Ruled, apply_rules
 from featurepipe.core.schemas import CHECK, RejectedEvents, ValidatedEvents
 
@@ -70,8 +70,8 @@ class EventValidation:
     paid once for many blocks.
 
     Raises ContractError at construction when the file as a whole is unusable (empty, bad
-    header), before any batch is produced; ReadError from batches() when pyarrow fails on
-    part of it.
+    header), before any batch is produced; ReadError from batches() when a library under it
+    fails on part of it, named with the file and, where known, the lines.
     """
 
     def __init__(self, stream: BinaryIO, source: str, block_size: int = DEFAULT_BLOCK_SIZE):
@@ -85,14 +85,14 @@ class EventValidation:
         try:
             yield from self._frames()
         except pa.ArrowException as err:  # never unnamed: the user must see which file
-            raise ReadError(f"{self.source}: pyarrow failed: {err}") from err
+            raise ReadError(f"{self.source}: pyarrow failed: {quoted(err)}") from err
 
     def _frames(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         # Parsing runs on a thread of its own and the Arrow rules on two more, a block each,
         # while this one converts, validates and hands on the previous frame.
         held: list[pa.Table] = []
         with ThreadPoolExecutor(max_workers=RULE_THREADS, thread_name_prefix="rules") as rules:
-            ruled = map_in_order(rules, apply_rules, self._batches, RULE_THREADS)
+            ruled = map_in_order(rules, _apply_rules, self._batches, RULE_THREADS)
             for valid, rejected, lines in prefetch(partial(_next_group, ruled), "csv-reader"):
                 self._valid_lines += lines
                 held += rejected
@@ -160,6 +160,15 @@ def validate_events(
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames[1:] if len(f)] or frames[:1]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _apply_rules(batch: Batch) -> Ruled:
+    """apply_rules; should a library under it still fail on a value, the error names the file
+    and the lines of the batch, as every error that fails a day must."""
+    try:
+        return apply_rules(batch)
+    except Exception as err:
+        raise ReadError(f"{batch.where}: checking the row contract failed: {quoted(err)}") from err
 
 
 def _next_group(ruled: Iterator[Ruled]) -> tuple[list[pa.Table], list[pa.Table], int] | None:

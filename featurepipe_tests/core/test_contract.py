@@ -626,6 +626,7 @@ INVALID_TIMES = [
     "2025-11-19T10:00:00+05:30:00",
     "20251119T100000Z",
     "0000-01-01T00:00:00Z",
+    "0000-12-31T23:30:00-01:00",  # a written year 0000 is invalid, though in UTC it is year 1
     "0001-01-01T00:00:00+00:01",  # in UTC, before year 1
     "9999-12-31T23:59:59-00:01",  # in UTC, after 9999
     "1763546400",
@@ -639,6 +640,33 @@ TIMESTAMPS = [
 ]
 
 
+# --- points the README pins ----------------------------------------------------------------------
+
+PINNED = [
+    case(
+        "a-quote-after-leading-spaces-is-text-so-its-commas-split",
+        raw(row(device=' "a,b"'), row(device=' "ios"')),
+        [3],
+        [OK],
+        rejected=[(2, "field_count")],
+    ),
+    case(
+        "text-after-a-closing-quote-is-appended",
+        raw(row(device='"i"os'), row(user='"7"8', session='"s" 1')),
+        [2, 3],
+        [OK, OK + 71],
+    ),
+    case(
+        "a-line-break-trimming-would-remove-still-counts",
+        raw(row(amount='" 5\n"'), row(user='"\n7"')),
+        [],
+        [],
+        rejected=[(2, "line_break_in_value"), (4, "line_break_in_value")],
+        spans={2: 2, 4: 2},
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     ENCODING_AND_LINE_ENDS
@@ -648,7 +676,8 @@ TIMESTAMPS = [
     + QUARANTINE
     + OPTIONAL_NUMERICS
     + USER_IDS
-    + TIMESTAMPS,
+    + TIMESTAMPS
+    + PINNED,
 )
 def test_contract(data: bytes, expected: Expected):
     with pandera_off():
@@ -693,6 +722,14 @@ def test_quoted_values_are_unquoted_and_trimmed():
     assert events[["device", "country"]].iloc[1].isna().all()
     assert events["line"].tolist() == [2, 4]
     assert reference(data).rows[0][3] == "s,1"
+
+
+def test_quotes_not_at_a_field_s_start_are_text():
+    """A quote after leading spaces opens nothing; text after a closing quote is appended."""
+    data = raw(row(device=' "ios"', country='"U"S', session='"s"" "1'))
+    values = ['"ios"', "US", 's" 1']
+    assert validate(data).events[["device", "country", "session_id"]].iloc[0].tolist() == values
+    assert [reference(data).rows[0][i] for i in (5, 6, 3)] == values
 
 
 def test_absent_columns_are_null_and_reported():
@@ -781,7 +818,12 @@ def test_the_summary_counts_the_lines_records_cover():
     ("data", "error", "fragments"),
     [
         pytest.param(b"", EmptyFileError, ["empty"], id="zero-bytes"),
-        pytest.param(b"\xef\xbb\xbf", EmptyFileError, ["empty"], id="bom-only"),
+        pytest.param(
+            b"\xef\xbb\xbf",
+            HeaderError,
+            ["line 1: the file holds only a UTF-8 BOM, no header"],
+            id="bom-only",
+        ),
         pytest.param(
             raw(header="event_time,session_id,event_type"),
             HeaderError,

@@ -114,7 +114,7 @@ EXPECTED: dict[str, Rows | Refused] = {
     "header_only.csv": Rows([], []),
     "header_only_no_line_break.csv": Rows([], []),
     "empty_0_bytes.csv": Refused(EmptyFileError, "the file is empty (0 bytes)"),
-    "bom_only.csv": Refused(EmptyFileError, "the file is empty"),
+    "bom_only.csv": Refused(HeaderError, "line 1: the file holds only a UTF-8 BOM, no header"),
     "missing_required_column_user_id.csv": Refused(
         HeaderError, "missing required columns: user_id (header has: event_time, session_id"
     ),

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from featurepipe.core.contract import BOM, WHITESPACE, ReadError, Reason
+from featurepipe.core.contract import BOM, WHITESPACE, ReadError, Reason, quoted
 from featurepipe.core.prefetch import prefetch
 from featurepipe.core.reading.header import Header, read_header
 from featurepipe.core.reading.records import CR, LF, line_ends
@@ -46,6 +46,7 @@ class Batch:
     unparsed: list[Unparsed]  # wrong field count, unterminated quote
     blank: int
     padded: bool  # a field may have surrounding whitespace; False: trimming changes nothing
+    where: str  # the file and the lines of the chunk, for errors
 
 
 @dataclass
@@ -79,13 +80,13 @@ def _batches(
 
 
 def _batch(chunk: Chunk, names: list[str], source: str) -> Batch:
+    where = f"{source}: lines {chunk.first_line}-{chunk.first_line + chunk.lines - 1}"
     if chunk.unterminated:
         text = chunk.data.decode().removesuffix("\n").removesuffix("\r")
         record = Unparsed(chunk.first_line, chunk.lines, Reason.UNTERMINATED_QUOTE, text)
         none = np.empty(0, np.int64)
         empty = pa.table({name: pa.array([], pa.string()) for name in names})
-        return Batch(empty, none, none, none.astype(bool), [record], 0, False)
-    where = f"{source}: lines {chunk.first_line}-{chunk.first_line + chunk.lines - 1}"
+        return Batch(empty, none, none, none.astype(bool), [record], 0, False, where)
     table, invalid = _parse(chunk.data, names, where)
     starts, counts = _records(chunk)
     if starts.size != table.num_rows + len(invalid):
@@ -117,7 +118,7 @@ def _batch(chunk: Chunk, names: list[str], source: str) -> Batch:
         bad_utf8 = np.isin(rows, bad_records)
     padded = any(byte in chunk.data for byte in PADDING)
     lines = chunk.first_line + starts[rows]
-    return Batch(table, lines, counts[rows], bad_utf8, unparsed, blank, padded)
+    return Batch(table, lines, counts[rows], bad_utf8, unparsed, blank, padded, where)
 
 
 def _parse(data: bytes, names: list[str], where: str) -> tuple[pa.Table, list[tuple[int, str]]]:
@@ -150,7 +151,7 @@ def _parse(data: bytes, names: list[str], where: str) -> tuple[pa.Table, list[tu
             ),
         )
     except pa.ArrowException as err:
-        raise ReadError(f"{where}: the CSV parser failed: {err}") from err
+        raise ReadError(f"{where}: the CSV parser failed: {quoted(err)}") from err
     return (table.slice(1) if guard else table), invalid
 
 

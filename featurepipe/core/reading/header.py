@@ -33,7 +33,7 @@ def read_header(stream: BinaryIO, source: str) -> tuple[Header, bytes]:
         final = not part
         head += part
     record = head[bom : bom + end] if end is not None else head[bom:]
-    names = parse_header(record, source, closed=end is not None or not final)
+    names = parse_header(record, source, closed=end is not None or not final, bom=bom > 0)
     absent, extra = check_header(names, source)
     header = Header(names, absent, extra, count_lines(record), bom + len(record))
     return header, head[bom + len(record) :]

@@ -21,6 +21,7 @@ from featurepipe.defs.dagster_internals import check_target
 from featurepipe.defs.derived import DerivedTable, Profile
 from featurepipe.defs.metadata import (
     PREVIEW_ROWS,
+    RATIO,
     REJECTS_SHOWN,
     quarantine_reasons,
     raw_metadata,
@@ -300,7 +301,7 @@ class DayRun:
                 f"validated_events has no materialization for {self.day} to build from: "
                 f"materialize the day first (dg launch --assets '*' --partition {self.day})"
             )
-        ratio = record.asset_materialization.metadata["quarantine_ratio"].value
+        ratio = record.asset_materialization.metadata[RATIO].value
         judgement = self._judge(ratio)
         if judgement.verdict == Verdict.BLOCK:
             raise DayBlocked(
@@ -429,7 +430,7 @@ class DayRun:
             severity=severity,
             description=judgement.summary,
             metadata={
-                "quarantine_ratio": judgement.ratio,
+                RATIO: judgement.ratio,
                 "reasons": reasons,
                 "warn_ratio": judgement.warn_ratio,
                 "error_ratio": judgement.error_ratio,
@@ -527,7 +528,7 @@ class DayRun:
                 "judge; materialize the day first"
             )
         recorded = record.asset_materialization.metadata
-        judgement = self._judge(recorded["quarantine_ratio"].value)
+        judgement = self._judge(recorded[RATIO].value)
         yield from self._quarantine_evaluation(judgement, recorded["quarantine_reasons"])
 
     def _stored(self, asset: dg.AssetKey):

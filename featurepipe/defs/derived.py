@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
+from featurepipe.core.columns import TABLES
 from featurepipe.core.contract import ROW_SUM_COLUMNS
 from featurepipe.core.features import EMPTY_FEATURES, INPUT_COLUMNS, build_features
 from featurepipe.core.quality import RowSumStats
@@ -82,7 +83,7 @@ class RowSumProfile(Profile):
 
 
 EVENT_FEATURES = DerivedTable(
-    key=dg.AssetKey("event_features"),
+    key=dg.AssetKey(TABLES.features.name),
     description="Features of record, one row per valid event in input order: the event key and "
     f"`row_sum`, the sum of {', '.join(ROW_SUM_COLUMNS)} (a null counts 0.0).",
     reads=INPUT_COLUMNS,

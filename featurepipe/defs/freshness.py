@@ -12,6 +12,8 @@ import datetime as dt
 
 import dagster as dg
 
+from featurepipe.defs.names import RAW
+
 
 def raw_file_due(deadline_hour: int) -> dg.FreshnessPolicy:
     """The raw file of a day is due by `deadline_hour` (UTC) of the next day."""
@@ -43,7 +45,7 @@ def with_raw_file_due(pipeline: dg.AssetsDefinition, deadline_hour: int) -> dg.A
     return pipeline.map_asset_specs(
         lambda spec: (
             spec.replace_attributes(freshness_policy=policy).merge_attributes(metadata=metadata)
-            if spec.key == dg.AssetKey("raw_events")
+            if spec.key == RAW
             else spec
         )
     )

@@ -14,11 +14,13 @@ import pandas as pd
 import pandera.pandas as pa
 
 from featurepipe.core.validation import DaySummary
+from featurepipe.defs.names import QUARANTINE_RATIO
 from featurepipe.defs.resources import StorageResource
 from featurepipe.storage.keys import asset_key_path
 from featurepipe.storage.objects import ObjectInfo, ObjectStore, S3Store
 
 PREVIEW_ROWS = 5
+RATIO = QUARANTINE_RATIO.name  # the metadata the quarantine check is judged from
 # rejected_events shows this many rejected rows whole; `featurepipe rejects DAY` prints them all.
 REJECTS_SHOWN = 100
 # A preview shows every field of a row whole, up to this many characters (a quoted field may
@@ -186,7 +188,7 @@ def validated_metadata(info: ObjectInfo, s: DaySummary, seconds: float) -> dict:
         "valid_lines": dg.MetadataValue.int(s.valid_lines),
         "quarantined_lines": dg.MetadataValue.int(s.quarantined_lines),
         "blank_lines": dg.MetadataValue.int(s.blank_lines),
-        "quarantine_ratio": dg.MetadataValue.float(s.quarantine_ratio),
+        RATIO: dg.MetadataValue.float(s.quarantine_ratio),
         "quarantine_reasons": quarantine_reasons(s.reasons),
         "columns_absent": dg.MetadataValue.json(s.absent_columns),
         "columns_extra": dg.MetadataValue.json(s.extra_columns),

@@ -120,6 +120,7 @@ DAY_METADATA = """
 query Day($path: [String!]!, $day: String!) {
   assetNodeOrError(assetKey: {path: $path}) {
     ... on AssetNode {
+      kinds
       metadataEntries {
         label
         ... on TableSchemaMetadataEntry {
@@ -131,6 +132,7 @@ query Day($path: [String!]!, $day: String!) {
           label
           __typename
           ... on PathMetadataEntry { path }
+          ... on TextMetadataEntry { text }
           ... on TableMetadataEntry { table { records } }
         }
       }
@@ -310,7 +312,15 @@ def test_materialize_and_backfill_through_the_webserver(dagster_dev):
     rows = [json.loads(r) for r in entries["preview"]["table"]["records"]]
     assert rows and all(row["record"] and row["reason"] for row in rows)
     reasons = [json.loads(r) for r in entries["quarantine_reasons"]["table"]["records"]]
-    assert sum(r["rows"] for r in reasons) == len(pd.read_parquet(stored))
+    rejected = pd.read_parquet(stored)
+    assert sum(r["rows"] for r in reasons) == len(rejected)
+    # Every rejected row of the day is in the table (fewer than its bound), the rest one
+    # command away; the badge says the files are local.
+    assert [r["line"] for r in rows] == list(rejected["line"][:100])
+    assert entries["all_rejects"]["text"] == f"featurepipe rejects {ONE_DAY}"
+    assert set(node["kinds"]) == {"pandas", "parquet"}
+    raw = server.graphql(DAY_METADATA, {"path": ["raw_events"], "day": ONE_DAY})
+    assert set(raw["assetNodeOrError"]["kinds"]) == {"file", "csv"}
     # The column schema is the asset's, shown before any run; each day shows its rows.
     definition = {e["label"]: e for e in node["metadataEntries"]}
     columns = {c["name"]: c for c in definition["dagster/column_schema"]["schema"]["columns"]}

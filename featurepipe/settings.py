@@ -80,8 +80,8 @@ class Settings:
         if values.get("quarantine_warn_ratio", cls.quarantine_warn_ratio) > values.get(
             "quarantine_error_ratio", cls.quarantine_error_ratio
         ):
-            warn = warn or f"{cls.quarantine_warn_ratio} (the default)"
-            error = error or f"{cls.quarantine_error_ratio} (the default)"
+            warn = repr(warn) if warn else f"{cls.quarantine_warn_ratio} (the default)"
+            error = repr(error) if error else f"{cls.quarantine_error_ratio} (the default)"
             raise SettingError(
                 "FEATUREPIPE_QUARANTINE_WARN_RATIO must be at most "
                 f"FEATUREPIPE_QUARANTINE_ERROR_RATIO, got {warn} and {error}"

@@ -133,14 +133,14 @@ def test_a_staging_directory_that_cannot_be_written_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("env", "got"),
     [
-        ({"FEATUREPIPE_QUARANTINE_WARN_RATIO": "0.5"}, "got 0.5 and 0.05 (the default)"),
-        ({"FEATUREPIPE_QUARANTINE_ERROR_RATIO": "0.005"}, "got 0.01 (the default) and 0.005"),
+        ({"FEATUREPIPE_QUARANTINE_WARN_RATIO": "0.5"}, "got '0.5' and 0.05 (the default)"),
+        ({"FEATUREPIPE_QUARANTINE_ERROR_RATIO": "0.005"}, "got 0.01 (the default) and '0.005'"),
         (
             {
                 "FEATUREPIPE_QUARANTINE_WARN_RATIO": "0.5",
                 "FEATUREPIPE_QUARANTINE_ERROR_RATIO": "0.1",
             },
-            "got 0.5 and 0.1",
+            "got '0.5' and '0.1'",
         ),
     ],
 )

@@ -11,6 +11,7 @@ they are still checked here, so a bad value fails the load (`dg check defs`), no
 
 import datetime as dt
 import os
+import sys
 import warnings
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -72,9 +73,11 @@ class Settings:
         if (legacy := get("FEATUREPIPE_LEGACY_CSV")) is not None:
             values["legacy_csv"] = _flag("FEATUREPIPE_LEGACY_CSV", legacy)
         if (days := get("FEATUREPIPE_BACKFILL_DAYS_PER_RUN")) is not None:
-            values["backfill_days_per_run"] = _whole(
-                "FEATUREPIPE_BACKFILL_DAYS_PER_RUN", days, 1, None
-            )
+            days_per_run = _whole("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", days, 1, None)
+            # K splits the backfills the daemon launches; a range run from the command line
+            # is one run whatever K is (and Dagster's CLI refuses a range unless it is).
+            if not cli_runs_a_partition_range():
+                values["backfill_days_per_run"] = days_per_run
         if (ahead := get("FEATUREPIPE_DAYS_STAGED_AHEAD")) is not None:
             values["days_staged_ahead"] = _whole("FEATUREPIPE_DAYS_STAGED_AHEAD", ahead, 1, 8)
         if values.get("quarantine_warn_ratio", cls.quarantine_warn_ratio) > values.get(
@@ -98,6 +101,15 @@ class Settings:
             field_name: self.storage_set.get(name, default)
             for field_name, (name, default) in STORAGE.items()
         }
+
+
+def cli_runs_a_partition_range() -> bool:
+    """Whether this process is a command that runs a partition range itself, in one run:
+    `dg launch`, `dagster asset materialize` or `dagster job execute` with --partition-range.
+    These load the definitions inside their click command, whose parameters say so."""
+    click = sys.modules.get("click")  # not imported: no click command is running
+    context = click.get_current_context(silent=True) if click else None
+    return bool(context and context.params.get("partition_range"))
 
 
 def check_storage(field_name: str, value: str) -> str:

@@ -4,6 +4,7 @@ definitions built from a Settings object: no subprocess needed to change one."""
 import os
 import re
 
+import click
 import dagster as dg
 import pytest
 
@@ -157,6 +158,25 @@ def test_equal_ratios_and_utc_are_accepted():
     }
     settings = Settings.from_env({**ratios, "FEATUREPIPE_SCHEDULE_TIMEZONE": "utc"})
     assert (settings.quarantine_warn_ratio, settings.schedule_timezone) == (0.1, "utc")
+
+
+def within_a_command(partition_range: str | None) -> click.Context:
+    """A click command's context, as `dg launch` or `dagster asset materialize` has while it
+    loads the definitions."""
+    context = click.Context(click.Command("launch"))
+    context.params.update(partition_range=partition_range, partition=None)
+    return context
+
+
+def test_a_range_run_from_the_command_line_is_one_run_whatever_k_is():
+    env = {"FEATUREPIPE_BACKFILL_DAYS_PER_RUN": "3"}
+    with within_a_command("2025-11-01...2025-11-30"):
+        assert Settings.from_env(env).backfill_days_per_run is None
+        with pytest.raises(SettingError, match="FEATUREPIPE_BACKFILL_DAYS_PER_RUN"):
+            Settings.from_env({"FEATUREPIPE_BACKFILL_DAYS_PER_RUN": "0"})  # still checked
+    with within_a_command(None):  # one day, or the code server: K stands
+        assert Settings.from_env(env).backfill_days_per_run == 3
+    assert Settings.from_env(env).backfill_days_per_run == 3
 
 
 def test_the_definitions_follow_the_settings_they_are_built_from():

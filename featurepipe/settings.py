@@ -105,7 +105,7 @@ class Settings:
 
 def cli_runs_a_partition_range() -> bool:
     """Whether this process is a command that runs a partition range itself, in one run:
-    `dg launch`, `dagster asset materialize` or `dagster job execute` with --partition-range.
+    `dg launch` (with --assets or --job) or `dagster asset materialize`, with --partition-range.
     These load the definitions inside their click command, whose parameters say so."""
     click = sys.modules.get("click")  # not imported: no click command is running
     context = click.get_current_context(silent=True) if click else None

@@ -120,14 +120,19 @@ def test_a_directory_that_cannot_be_made_is_refused_naming_its_variable(tmp_path
         assert str(refused.value).endswith(f"got {value!r}: {problem}")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any directory")
-def test_a_staging_directory_that_cannot_be_written_is_refused(tmp_path):
+def test_a_directory_that_cannot_be_written_is_refused(tmp_path, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # root writes anyway: refuse it as a read-only mount would
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: p != locked and real_access(p, mode))
     for value in (locked, locked / "new"):
-        with pytest.raises(SettingError, match="FEATUREPIPE_STAGING_DIR must be a writable"):
+        with pytest.raises(SettingError, match="FEATUREPIPE_STAGING_DIR must be a writable") as e:
             Settings.from_env({"FEATUREPIPE_STAGING_DIR": str(value)})
-    # A local root only has to exist; the buckets in it may be writable.
+        assert str(e.value).endswith(f"got {str(value)!r}: {locked} is not writable")
+    # A new local root needs a parent it can be made in; an existing one only has to exist.
+    with pytest.raises(SettingError, match=f"{locked} is not writable"):
+        Settings.from_env({"FEATUREPIPE_LOCAL_ROOT": str(locked / "new")})
     assert Settings.from_env({"FEATUREPIPE_LOCAL_ROOT": str(locked)}).storage_set
 
 

@@ -7,6 +7,9 @@ builds its own `Settings` instead of changing the environment. Nothing else read
 The storage settings are the exception that proves the rule: the ones that are set go to
 Dagster as `EnvVar`s (read at run launch, hidden in the UI), so they are kept by name here;
 they are still checked here, so a bad value fails the load (`dg check defs`), not the first run.
+
+One fact besides the environment is read: whether a command line that runs a partition range in
+one run is loading the definitions, which FEATUREPIPE_BACKFILL_DAYS_PER_RUN then leaves alone.
 """
 
 import datetime as dt

@@ -5,13 +5,24 @@ builds its own `Settings` instead of changing the environment. Nothing else read
 (boto3 reads its own AWS_* variables).
 
 The storage settings are the exception that proves the rule: the ones that are set go to
-Dagster as `EnvVar`s (read at run launch, hidden in the UI), so they are kept by name here.
+Dagster as `EnvVar`s (read at run launch, hidden in the UI), so they are kept by name here;
+they are still checked here, so a bad value fails the load (`dg check defs`), not the first run.
+
+One fact besides the environment is read: whether a command line that runs a partition range in
+one run is loading the definitions, which FEATUREPIPE_BACKFILL_DAYS_PER_RUN then leaves alone.
 """
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+import sys
+import warnings
+import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from featurepipe.storage.keys import BUCKET_RULES, bucket_is_valid
+from featurepipe.storage.objects import BACKENDS
 
 # Storage: StorageResource field -> (variable, default).
 STORAGE = {
@@ -53,9 +64,9 @@ class Settings:
         if (start := get("FEATUREPIPE_START_DATE")) is not None:
             values["start_date"] = _date("FEATUREPIPE_START_DATE", start)
         if (cron := get("FEATUREPIPE_SCHEDULE_CRON")) is not None:
-            values["schedule_cron"] = cron
+            values["schedule_cron"] = _cron("FEATUREPIPE_SCHEDULE_CRON", cron)
         if (zone := get("FEATUREPIPE_SCHEDULE_TIMEZONE")) is not None:
-            values["schedule_timezone"] = zone
+            values["schedule_timezone"] = _zone("FEATUREPIPE_SCHEDULE_TIMEZONE", zone)
         if (hour := get("FEATUREPIPE_RAW_DEADLINE_HOUR")) is not None:
             values["raw_deadline_hour"] = _whole("FEATUREPIPE_RAW_DEADLINE_HOUR", hour, 1, 23)
         if (warn := get("FEATUREPIPE_QUARANTINE_WARN_RATIO")) is not None:
@@ -65,14 +76,26 @@ class Settings:
         if (legacy := get("FEATUREPIPE_LEGACY_CSV")) is not None:
             values["legacy_csv"] = _flag("FEATUREPIPE_LEGACY_CSV", legacy)
         if (days := get("FEATUREPIPE_BACKFILL_DAYS_PER_RUN")) is not None:
-            values["backfill_days_per_run"] = _whole(
-                "FEATUREPIPE_BACKFILL_DAYS_PER_RUN", days, 1, None
-            )
+            days_per_run = _whole("FEATUREPIPE_BACKFILL_DAYS_PER_RUN", days, 1, None)
+            # K splits the backfills the daemon launches; a range run from the command line
+            # is one run whatever K is (and Dagster's CLI refuses a range unless it is).
+            if not cli_runs_a_partition_range():
+                values["backfill_days_per_run"] = days_per_run
         if (ahead := get("FEATUREPIPE_DAYS_STAGED_AHEAD")) is not None:
             values["days_staged_ahead"] = _whole("FEATUREPIPE_DAYS_STAGED_AHEAD", ahead, 1, 8)
-        values["storage_set"] = {
-            name: environ[name] for name, _ in STORAGE.values() if get(name) is not None
-        }
+        if values.get("quarantine_warn_ratio", cls.quarantine_warn_ratio) > values.get(
+            "quarantine_error_ratio", cls.quarantine_error_ratio
+        ):
+            warn = repr(warn) if warn else f"{cls.quarantine_warn_ratio} (the default)"
+            error = repr(error) if error else f"{cls.quarantine_error_ratio} (the default)"
+            raise SettingError(
+                "FEATUREPIPE_QUARANTINE_WARN_RATIO must be at most "
+                f"FEATUREPIPE_QUARANTINE_ERROR_RATIO, got {warn} and {error}"
+            )
+        values["storage_set"] = {}
+        for field_name, (name, _) in STORAGE.items():
+            if (value := get(name)) is not None:
+                values["storage_set"][name] = check_storage(field_name, value)
         return cls(**values)
 
     def storage_values(self) -> dict[str, str]:
@@ -81,6 +104,92 @@ class Settings:
             field_name: self.storage_set.get(name, default)
             for field_name, (name, default) in STORAGE.items()
         }
+
+
+def cli_runs_a_partition_range() -> bool:
+    """Whether this process is a command that runs a partition range itself, in one run:
+    `dg launch` (with --assets or --job) or `dagster asset materialize`, with --partition-range.
+    These load the definitions inside their click command, whose parameters say so."""
+    click = sys.modules.get("click")  # not imported: no click command is running
+    context = click.get_current_context(silent=True) if click else None
+    return bool(context and context.params.get("partition_range"))
+
+
+def check_storage(field_name: str, value: str) -> str:
+    """A storage setting's value, refused with its variable named if it cannot be used."""
+    name = STORAGE[field_name][0]
+    STORAGE_CHECKS[field_name](name, value)
+    return value
+
+
+def _backend(name: str, value: str) -> None:
+    if value not in BACKENDS:
+        raise SettingError(f"{name} must be one of {', '.join(BACKENDS)}, got {value!r}")
+
+
+def _bucket(name: str, value: str) -> None:
+    if not bucket_is_valid(value):
+        raise SettingError(f"{name} must be an S3 bucket name ({BUCKET_RULES}), got {value!r}")
+
+
+def _directory(name: str, value: str, writable: bool) -> None:
+    """An existing directory (writable, if asked), or a path whose nearest existing parent is
+    a directory where it can be created."""
+    path = Path(value).absolute()
+    existing = next(p for p in (path, *path.parents) if _exists(p))
+    need = "a writable directory" if writable else "a directory"
+    allowed = f"{need} or a path where one can be created"
+    if not existing.is_dir():
+        problem = f"{existing} is not a directory"
+    elif (writable or existing != path) and not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    else:
+        return
+    raise SettingError(f"{name} must be {allowed}, got {value!r}: {problem}")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a parent that may not be searched: that parent is the one to report
+        return False
+
+
+STORAGE_CHECKS: dict[str, Callable[[str, str], None]] = {
+    "backend": _backend,
+    "local_root": lambda name, value: _directory(name, value, writable=False),
+    "raw_bucket": _bucket,
+    "feature_bucket": _bucket,
+    "staging_dir": lambda name, value: _directory(name, value, writable=True),
+}
+
+
+def _cron(name: str, value: str) -> str:
+    import dagster as dg  # Dagster's own rule, through its public API; loaded only when set
+
+    try:
+        # The schedule built from the value warns about what it accepts; this probe need not.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dg.ScheduleDefinition(name="probe", cron_schedule=value, job_name="probe")
+    except dg.DagsterInvalidDefinitionError:
+        raise SettingError(
+            f"{name} must be a cron expression of 5 fields (minute hour day-of-month month "
+            f"day-of-week, e.g. '15 0 * * *'), got {value!r}"
+        ) from None
+    return value
+
+
+def _zone(name: str, value: str) -> str:
+    if value in ("UTC", "utc"):  # as Dagster, which accepts both without the tz database
+        return value
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise SettingError(
+            f"{name} must be an IANA time zone name (e.g. 'UTC', 'Europe/Berlin'), got {value!r}"
+        ) from None
+    return value
 
 
 def _date(name: str, value: str) -> str:

@@ -120,8 +120,8 @@ def test_sample_into_a_missing_s3_bucket_fails_in_one_line(s3_env, monkeypatch, 
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("FEATUREPIPE_STORAGE", "gcs", "FEATUREPIPE_STORAGE must be one of local, s3: 'gcs'"),
-        ("FEATUREPIPE_RAW_BUCKET", "Raw_Data", "invalid bucket name 'Raw_Data'"),
+        ("FEATUREPIPE_STORAGE", "gcs", "FEATUREPIPE_STORAGE must be one of local, s3, got 'gcs'"),
+        ("FEATUREPIPE_RAW_BUCKET", "Raw_Data", "FEATUREPIPE_RAW_BUCKET must be an S3 bucket name"),
     ],
 )
 def test_sample_rejects_bad_settings(local_root, monkeypatch, capsys, variable, value, message):

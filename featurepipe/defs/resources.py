@@ -5,7 +5,7 @@ import botocore.config
 import dagster as dg
 from pydantic import PrivateAttr
 
-from featurepipe.settings import STORAGE, Settings
+from featurepipe.settings import STORAGE, Settings, check_storage
 from featurepipe.storage.keys import check_bucket
 from featurepipe.storage.objects import BACKENDS, ObjectStore
 
@@ -56,20 +56,20 @@ class StorageResource(dg.ConfigurableResource):
     copied either way. For S3, the nested `S3Connection` builds the boto3 client.
     """
 
-    backend: str = "local"
-    local_root: str = ".featurepipe/buckets"
-    raw_bucket: str = "datapipeline-raw-data"
-    feature_bucket: str = "datapipeline-feature-data"
-    staging_dir: str = ""  # local scratch space; empty: <system temp>/featurepipe-staging
+    # The defaults are the settings' (featurepipe/settings.py STORAGE).
+    backend: str = STORAGE["backend"][1]
+    local_root: str = STORAGE["local_root"][1]
+    raw_bucket: str = STORAGE["raw_bucket"][1]
+    feature_bucket: str = STORAGE["feature_bucket"][1]
+    staging_dir: str = STORAGE["staging_dir"][1]  # empty: <system temp>/featurepipe-staging
     s3: S3Connection
     _store: ObjectStore | None = PrivateAttr(default=None)
 
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            if self.backend not in BACKENDS:
-                choices = ", ".join(BACKENDS)
-                raise ValueError(f"FEATUREPIPE_STORAGE must be one of {choices}: {self.backend!r}")
+            # Checked at load when set by variable; run config can still set any value.
+            check_storage("backend", self.backend)
             check_bucket(self.raw_bucket)
             check_bucket(self.feature_bucket)
             self._store = BACKENDS[self.backend].from_settings(self)

@@ -7,6 +7,16 @@ import re
 
 # S3's bucket naming rules; they also keep a local bucket a single plain directory.
 BUCKET_RE = re.compile(r"^(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IP_ADDRESS_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+BUCKET_RULES = (
+    "3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or "
+    "digit, no '..', not an IP address, not starting with "
+    + "/".join(RESERVED_PREFIXES)
+    + " nor ending with "
+    + "/".join(RESERVED_SUFFIXES)
+)
 RAW_KEY_RE = re.compile(r"^user_events_(\d{8})\.csv$")
 
 
@@ -40,11 +50,18 @@ def asset_key_path(asset: str, partition_key: str) -> str:
     return f"{asset}/date={partition_date(partition_key).isoformat()}/part.parquet"
 
 
+def bucket_is_valid(bucket: str) -> bool:
+    return (
+        BUCKET_RE.fullmatch(bucket) is not None
+        and not IP_ADDRESS_RE.fullmatch(bucket)
+        and not bucket.startswith(RESERVED_PREFIXES)
+        and not bucket.endswith(RESERVED_SUFFIXES)
+    )
+
+
 def check_bucket(bucket: str) -> str:
-    if not BUCKET_RE.fullmatch(bucket):
-        raise ValueError(
-            f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
-        )
+    if not bucket_is_valid(bucket):
+        raise ValueError(f"invalid bucket name {bucket!r}: use {BUCKET_RULES}")
     return bucket
 
 

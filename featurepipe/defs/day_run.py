@@ -101,6 +101,9 @@ class Selection:
         return cls(assets, frozenset(context.selected_asset_check_keys))
 
 
+# Days looked up in the event log per query (an SQL IN list), and records read per page.
+DAYS_PER_QUERY = 500
+RECORDS_PER_PAGE = 1000
 # Dagster's tags on a re-execution or retry: the run it re-executes, and the first of the family.
 PARENT_RUN = "dagster/parent_run_id"
 ROOT_RUN = "dagster/root_run_id"
@@ -120,10 +123,19 @@ class History:
         instance = context.instance
         latest = {}
         for asset in assets:
-            for record in instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset, asset_partitions=days), limit=len(days) * 4
-            ).records:
-                latest.setdefault((asset, record.partition_key), record)
+            for start in range(0, len(days), DAYS_PER_QUERY):
+                batch = days[start : start + DAYS_PER_QUERY]
+                records_filter = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=batch)
+                cursor = None
+                while True:  # newest first: a day's first record is its latest
+                    page = instance.fetch_materializations(
+                        records_filter, limit=RECORDS_PER_PAGE, cursor=cursor
+                    )
+                    for record in page.records:
+                        latest.setdefault((asset, record.partition_key), record)
+                    if not page.has_more or all((asset, day) in latest for day in batch):
+                        break
+                    cursor = page.cursor
         family: frozenset[str] = frozenset()
         if context.has_tag(PARENT_RUN):
             root = context.get_tag(ROOT_RUN) or context.get_tag(PARENT_RUN)

@@ -36,11 +36,6 @@ BAD = [
 ROW_SUM_INPUTS = ("is_premium", "event_value", "amount", "session_length_sec")
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
 def day_metadata(storage) -> dict[str, dict]:
     put_raw(storage, DAY, csv_bytes(*filler(DAY, 3), *BAD))

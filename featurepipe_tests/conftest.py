@@ -58,6 +58,12 @@ def local_store(local_root) -> LocalStore:
     return LocalStore(local_root)
 
 
+@pytest.fixture(params=["local_storage", "s3_storage"])
+def storage(request) -> StorageResource:
+    """The test once on each backend: local directories, then the S3 server below."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto in server mode: a real HTTP S3 endpoint on 127.0.0.1, shared by the session."""

@@ -97,6 +97,8 @@ def test_the_deadline_hour_comes_from_the_environment():
     assert policy.timezone == "UTC"
 
 
+# Slow: a fresh interpreter per value (test_settings checks the message in process).
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["0", "24", "6.5"])
 def test_a_deadline_hour_that_is_not_1_to_23_is_refused(value, tmp_path):
     proc = subprocess.run(

@@ -182,6 +182,8 @@ def test_each_request_is_logged(storage):
     assert "partition=2025-11-19" in line
 
 
+# Slow: hundreds of objects listed page by page.
+@pytest.mark.slow
 def test_many_files_across_list_pages_are_each_requested_once(storage, request):
     # 1100 ended days need a start earlier than the default partitions'.
     early = daily_partitions("2020-01-01")

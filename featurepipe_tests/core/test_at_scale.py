@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from featurepipe.core.sample import generate_day
 from featurepipe_tests.core.support import validate
 
 ROWS = 1_000_000
+# Slow: a million events, about 4 s of CPU.
+pytestmark = pytest.mark.slow
 
 
 def _open_last_field(line: bytes) -> bytes:

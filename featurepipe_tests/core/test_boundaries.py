@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import featurepipe
 
 PACKAGE = Path(featurepipe.__file__).parent
@@ -105,6 +107,8 @@ def test_core_and_storage_sources_import_no_dagster():
     assert {m: names for m, names in offenders.items() if names} == {}
 
 
+# Slow: a fresh interpreter; the source scan above holds the same line in the fast loop.
+@pytest.mark.slow
 def test_importing_core_and_storage_loads_no_dagster():
     """The same, as Python sees it: import every module in a fresh interpreter."""
     modules = [m.removesuffix(".__init__") for m, _ in dagster_free_sources()]

@@ -245,6 +245,8 @@ def _no_pandera():
         yield
 
 
+# Slow: hypothesis runs many files through both implementations.
+@pytest.mark.slow
 @settings(
     max_examples=200,
     deadline=None,

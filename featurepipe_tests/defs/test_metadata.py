@@ -1,5 +1,5 @@
 """What a day's page shows: whole records, quarantine reasons as a table, a link to each stored
-table, and column schemas whose descriptions and rules are the pandera models' own."""
+table, and each table's column schema (types, rules, descriptions) as the README states it."""
 
 from pathlib import Path
 
@@ -8,12 +8,12 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
 
-from featurepipe.core.schemas import EventFeatures, RejectedEvents, ValidatedEvents
 from featurepipe.defs.metadata import PREVIEW_TEXT_CHARS, stored_table
 from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe_tests.conftest import FEATURE_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     ASSETS,
+    TABLES,
     definition_metadata,
     filler,
     materializations,
@@ -33,16 +33,7 @@ BAD = [
     "2025-11-19T00:00:03Z,9,s3,click",
     "also-not-a-time,10,s4,view,web,DE,,,,",
 ]
-SCHEMAS = {
-    "validated_events": ValidatedEvents,
-    "rejected_events": RejectedEvents,
-    "event_features": EventFeatures,
-}
-
-
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
+ROW_SUM_INPUTS = ("is_premium", "event_value", "amount", "session_length_sec")
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def day_metadata(storage) -> dict[str, dict]:
     policy = {"ops": {"daily_events": {"config": {"warn_ratio": 0.5, "error_ratio": 0.9}}}}
     result = materialize(ASSETS, partition_key=DAY, resources=resources(storage), run_config=policy)
     assert result.success
-    return {asset: materializations(result, asset)[DAY] for asset in SCHEMAS}
+    return {asset: materializations(result, asset)[DAY] for asset in TABLES}
 
 
 def test_the_preview_shows_whole_records(day_metadata):
@@ -104,6 +95,8 @@ def test_each_table_links_to_where_it_is_stored(storage, day_metadata):
         if storage.backend == "local":
             stored = pq.read_table(Path(link.path)).to_pandas()
             assert stored.equals(stored_frame(storage, asset, DAY))
+            # Stored in the order the column schema shows.
+            assert list(stored.columns) == [name for name, *_ in COLUMNS[asset]]
     if storage.backend == "local":
         rejected = pq.read_table(day_metadata["rejected_events"]["stored_table"].path)
         assert rejected.column("line").to_pylist() == [5, 6, 7, 8]
@@ -120,29 +113,63 @@ def test_on_aws_the_link_opens_the_s3_console(monkeypatch):
     )
 
 
-def test_column_schemas_carry_the_pandera_descriptions_and_rules(day_metadata, storage):
-    for asset, model in SCHEMAS.items():
-        schema = definition_metadata(asset)["dagster/column_schema"].schema
-        stored = stored_frame(storage, asset, DAY)
-        assert [c.name for c in schema.columns] == list(stored.columns)
-        pandera = model.to_schema()
-        assert sorted(c.name for c in schema.columns) == sorted(pandera.columns)
-        for column in schema.columns:
-            checked = pandera.columns[column.name]
-            assert column.description and column.description == checked.description
-            assert column.constraints.nullable == checked.nullable
-            assert column.constraints.unique == checked.unique
-        assert schema.constraints.other == ["no other columns"]
-    by_name = {
-        asset: {
-            c.name: c for c in definition_metadata(asset)["dagster/column_schema"].schema.columns
-        }
-        for asset in SCHEMAS
+TIME, INT, FLOAT, TEXT = "datetime64[us, UTC]", "int64", "float64", "string[pyarrow]"
+NOT_EMPTY = ["length >= 1"]
+# (name, dtype, nullable, unique, other rules) as the UI must show them: the README's row
+# contract and tables, written out here rather than read from the models that produce them.
+KEY = [
+    ("event_time", TIME, False, False, []),
+    ("user_id", INT, False, False, []),
+    ("session_id", TEXT, False, False, NOT_EMPTY),
+    ("event_type", TEXT, False, False, NOT_EMPTY),
+]
+EVENT = [
+    *KEY,
+    ("device", TEXT, True, False, []),
+    ("country", TEXT, True, False, []),
+    *[(name, FLOAT, True, False, []) for name in ROW_SUM_INPUTS],
+]
+REASONS = (
+    "unterminated_quote, field_count, line_break_in_value, invalid_utf8, event_time_missing, "
+    "event_time_invalid, user_id_missing, user_id_invalid, session_id_missing, event_type_missing"
+)
+COLUMNS = {
+    "validated_events": [("line", INT, False, True, [">= 2"]), *EVENT],
+    "rejected_events": [
+        ("line", INT, False, False, [">= 2"]),
+        ("lines", INT, False, False, [">= 1"]),
+        ("reason", TEXT, False, False, [f"one of: {REASONS}"]),
+        ("record", TEXT, False, False, []),
+        # Each field as the file had it: text, null when absent.
+        *[(name, TEXT, True, False, []) for name, *_ in EVENT],
+    ],
+    "event_features": [*KEY, ("row_sum", FLOAT, False, False, [])],
+}
+
+
+@pytest.mark.parametrize("asset", COLUMNS)
+def test_column_schemas_show_each_columns_type_and_rules(asset):
+    schema = definition_metadata(asset)["dagster/column_schema"].schema
+    shown = [
+        (c.name, c.type, c.constraints.nullable, c.constraints.unique, c.constraints.other)
+        for c in schema.columns
+    ]
+    assert shown == COLUMNS[asset]
+    assert schema.constraints.other == ["no other columns"]
+    assert all(c.description for c in schema.columns)
+
+
+def test_column_descriptions_say_what_the_readme_says():
+    described = {
+        (asset, c.name): c.description
+        for asset in COLUMNS
+        for c in definition_metadata(asset)["dagster/column_schema"].schema.columns
     }
-    assert by_name["validated_events"]["line"].constraints.other == [">= 2"]
-    assert by_name["validated_events"]["line"].constraints.unique
-    assert by_name["event_features"]["session_id"].constraints.other == ["length >= 1"]
-    assert by_name["event_features"]["row_sum"].type == "float64"
-    (reasons_rule,) = by_name["rejected_events"]["reason"].constraints.other
-    assert reasons_rule.startswith("one of: unterminated_quote, field_count, line_break_in_value")
-    assert by_name["validated_events"]["event_time"].type == "datetime64[us, UTC]"
+    assert described["validated_events", "line"] == (
+        "Line of the raw file where the row starts (the header is line 1)."
+    )
+    assert described["event_features", "row_sum"].startswith(
+        "user_id + is_premium + event_value + amount + session_length_sec, "
+    )
+    assert "null" in described["rejected_events", "user_id"]
+    assert described["validated_events", "event_time"] == "When the event happened, in UTC."

@@ -65,6 +65,8 @@ def run_range(storage, instance, selection=None, start=DAYS[0], end=DAYS[-1]):
     )
 
 
+# Slow: eight days, three range runs, on both backends.
+@pytest.mark.slow
 def test_each_day_stands_on_its_own(storage):
     put_range(storage)
     with dg.instance_for_test() as instance:

@@ -1,50 +1,118 @@
-"""No command warns: loading featurepipe's definitions raises on any warning, and only the beta
-and preview APIs that featurepipe/defs/__init__.py lists are silenced (the command-line runs
-and `dagster dev` are checked for warning lines where they run: test_dagster_cli, ui/)."""
+"""featurepipe silences exactly the Dagster warnings it means to (featurepipe/defs/__init__.py):
+each one is really emitted by the Dagster API it is silenced for, as featurepipe uses that API,
+so a stale silence fails here; with warnings as errors and only featurepipe's own filters,
+building the definitions raises nothing; and any other beta, preview, superseded or deprecated
+API still warns. (The command-line runs and `dagster dev` are checked for warning lines where
+they run: test_dagster_cli, ui/.)"""
 
-import re
+import importlib
+import warnings
 from pathlib import Path
 
-from featurepipe.defs import DELIBERATE
+import dagster as dg
+import pytest
+
+import featurepipe.defs
+from featurepipe.definitions import IN_PROCESS_BY_DEFAULT, build
+from featurepipe.settings import Settings
 from featurepipe_tests.defs.support import VENV_BIN, clean_env, run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+# What reaches the silenced APIs: featurepipe's definitions, in both backfill modes and with
+# the optional legacy CSV asset, and Dagster's own parser of `--select '*'` / `--assets '*'`.
+USES = (
+    lambda: build(Settings(), IN_PROCESS_BY_DEFAULT),
+    lambda: build(Settings(backfill_days_per_run=4, legacy_csv=True), IN_PROCESS_BY_DEFAULT),
+    lambda: dg.AssetSelection.from_string("*"),
+)
+OTHERS = (
+    dg.BetaWarning("Function `another_api` is currently in beta"),
+    dg.PreviewWarning("Parameter `x` of function `y` is currently in preview"),
+    dg.SupersessionWarning("Function `old` is superseded"),
+    DeprecationWarning("`older` is deprecated"),
+)
 
 
-def python(code: str, cwd: Path, *options: str):
-    return run([str(VENV_BIN / "python"), *options, "-c", code], cwd=cwd, env=clean_env())
+def featurepipe_filters_only() -> None:
+    """Drop pytest's filters and every other, and let featurepipe install its own again, with
+    any warning they let through raised as an error."""
+    warnings.resetwarnings()
+    warnings.simplefilter("error")
+    importlib.reload(featurepipe.defs)  # its filters go in front of "error"
 
 
-def test_loading_the_definitions_warns_nothing(tmp_path):
-    proc = python("import featurepipe.definitions", tmp_path, "-W", "error")
-    assert proc.stderr == ""
+def emitted_by_featurepipes_uses() -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        for use in USES:
+            use()
+    return caught
 
 
-def test_only_the_deliberate_warnings_are_silenced(tmp_path):
-    """Each listed warning is silenced; the same kinds about any other API still show."""
-    code = """
-import warnings
-import dagster as dg
-from featurepipe.defs import DELIBERATE
-for category, message in DELIBERATE.values():
-    warnings.warn(category(message + " is currently in beta"))
-warnings.warn(dg.BetaWarning("Function `another_api` is currently in beta"))
-warnings.warn(dg.PreviewWarning("Parameter `x` of function `y` is currently in preview"))
-warnings.warn(dg.SupersessionWarning("Function `old` is superseded"))
-warnings.warn(DeprecationWarning("`older` is deprecated"))
-"""
-    stderr = python(code, tmp_path).stderr
-    shown = re.findall(r"(\w+Warning): (.*)", stderr)
-    assert shown == [
-        ("BetaWarning", "Function `another_api` is currently in beta"),
-        ("PreviewWarning", "Parameter `x` of function `y` is currently in preview"),
-        ("SupersessionWarning", "Function `old` is superseded"),
-        ("DeprecationWarning", "`older` is deprecated"),
+@pytest.fixture(scope="module")
+def emitted() -> list[warnings.WarningMessage]:
+    return emitted_by_featurepipes_uses()
+
+
+def deliberate(api: str):
+    # Nothing featurepipe builds calls `asset(backfill_policy=...)` any more: the step is a
+    # `multi_asset`, whose backfill_policy Dagster does not mark beta. The silence is stale;
+    # featurepipe/defs/__init__.py (not this test's to change) should drop it.
+    if api == "backfill_policy":
+        return pytest.param(api, marks=pytest.mark.xfail(strict=True, reason="stale silence"))
+    return api
+
+
+@pytest.mark.parametrize("api", [deliberate(api) for api in featurepipe.defs.DELIBERATE])
+def test_each_silenced_warning_is_emitted_where_featurepipe_uses_its_api(emitted, api):
+    category, message = featurepipe.defs.DELIBERATE[api]
+    matching = [
+        w
+        for w in emitted
+        if issubclass(w.category, category) and str(w.message).startswith(message)
     ]
+    assert matching, f"{api}: no {category.__name__} starting {message!r} in {emitted}"
+
+
+def test_featurepipes_uses_emit_no_other_warning(emitted):
+    silenced = featurepipe.defs.DELIBERATE.values()
+    others = [
+        w
+        for w in emitted
+        if not any(
+            issubclass(w.category, category) and str(w.message).startswith(message)
+            for category, message in silenced
+        )
+    ]
+    assert not others, others
+
+
+def test_with_warnings_as_errors_building_the_definitions_raises_nothing():
+    with warnings.catch_warnings():
+        featurepipe_filters_only()
+        for use in USES:
+            use()
+
+
+@pytest.mark.parametrize("warning", OTHERS, ids=lambda w: type(w).__name__)
+def test_any_other_lifecycle_warning_still_raises(warning):
+    with warnings.catch_warnings():
+        featurepipe_filters_only()
+        with pytest.raises(type(warning), match=str(warning)):
+            warnings.warn(warning, stacklevel=1)
+
+
+@pytest.mark.slow
+def test_a_fresh_interpreter_loads_the_definitions_silently(tmp_path):
+    """What a user's command does: import featurepipe.definitions with -W error."""
+    code = "import featurepipe.definitions"
+    proc = run([str(VENV_BIN / "python"), "-W", "error", "-c", code], cwd=tmp_path, env=clean_env())
+    assert proc.stderr == ""
 
 
 def test_the_readme_lists_each_silenced_api():
     text = README.read_text()
     section = text.split("### Dagster APIs in beta or preview", 1)[1].split("\n#", 1)[0]
-    for api in DELIBERATE:
+    for api in featurepipe.defs.DELIBERATE:
         assert f"`{api}`" in section, api

@@ -13,7 +13,7 @@ import dagster as dg
 
 # The API, as the README names it: the warning's category and the start of its message.
 DELIBERATE = {
-    # The pipeline step: a range of days runs as one run, or as runs of K days.
+    # A user's own daily asset in the pipeline's range runs (README, "Adding your own assets").
     "backfill_policy": (dg.BetaWarning, "Parameter `backfill_policy` of function `asset`"),
     # Every check is recorded per day.
     "partitions_def": (dg.PreviewWarning, "Specifying a partitions_def on an AssetCheckSpec"),

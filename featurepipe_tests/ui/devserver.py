@@ -141,7 +141,7 @@ def _location_loaded(server: DevServer) -> bool:
     for entry in entries:
         error = entry["locationOrLoadError"]
         assert error is None or error["__typename"] != "PythonError", error
-    return [(e["name"], e["loadStatus"]) for e in entries] == [("featurepipe", "LOADED")]
+    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -63,6 +63,7 @@ def evaluate(
     cursor: str | None = None,
     instance: dg.DagsterInstance | None = None,
     partitions: dg.DailyPartitionsDefinition = PARTITIONS,
+    days_per_run: int | None = None,
 ) -> dg.SensorResult:
     """One tick against `instance` (by default one with nothing materialized); what the sensor
     logs goes to LOG (the sensor's logger does not propagate)."""
@@ -75,9 +76,48 @@ def evaluate(
             )
         )
         context.log.addHandler(LOG)
-        result = raw_file_sensor(partitions)(context)
+        result = raw_file_sensor(partitions, days_per_run)(context)
     assert isinstance(result, dg.SensorResult)
     return result
+
+
+def recent(cursor: str) -> dict[str, str]:
+    """The files the cursor remembers, key to ETag."""
+    return json.loads(cursor)["recent"]
+
+
+def swept_long_ago(cursor: str) -> str:
+    """The cursor as if its last full listing was more than an hour ago: a sweep is due."""
+    state = json.loads(cursor)
+    state["swept"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+    return json.dumps(state)
+
+
+def range_of(request: dg.RunRequest) -> tuple[str, str]:
+    """The first and last day a request runs."""
+    if request.partition_key:
+        return request.partition_key, request.partition_key
+    return request.tags[RANGE_START], request.tags[RANGE_END]
+
+
+def put_many(storage, request, days: list[dt.date]) -> None:
+    """A file for each day, as fast as the backend allows."""
+    store = storage.store
+    if isinstance(store, S3Store):
+        request.addfinalizer(
+            lambda: empty_s3_bucket(store.client, RAW_BUCKET)
+        )  # plain PUTs, a few at a time: much faster than one by one
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            body = csv_bytes(ROW)
+            puts = [
+                pool.submit(store.client.put_object, Bucket=RAW_BUCKET, Key=key_for(d), Body=body)
+                for d in days
+            ]
+            for done in puts:
+                done.result()
+    else:
+        for day in days:
+            put(storage, key_for(day), csv_bytes(ROW))
 
 
 def empty_s3_bucket(client, bucket: str) -> None:
@@ -101,11 +141,11 @@ def test_new_file_requests_its_day_once(storage):
     assert request.run_key == f"user_events_20251119.csv:{etag}"
     assert request.tags["featurepipe/raw_key"] == "user_events_20251119.csv"
     assert request.tags["featurepipe/raw_etag"] == etag
-    assert json.loads(first.cursor) == {"user_events_20251119.csv": etag}
+    assert recent(first.cursor) == {"user_events_20251119.csv": etag}
 
     again = evaluate(storage, first.cursor)
     assert again.run_requests == []
-    assert json.loads(again.cursor) == json.loads(first.cursor)
+    assert recent(again.cursor) == recent(first.cursor)
 
 
 def test_replaced_file_requests_its_day_again(storage):
@@ -118,7 +158,7 @@ def test_replaced_file_requests_its_day_again(storage):
     assert [(r.partition_key, r.run_key) for r in second.run_requests] == [
         ("2025-11-19", f"user_events_20251119.csv:{new}")
     ]
-    assert json.loads(second.cursor) == {"user_events_20251119.csv": new}
+    assert recent(second.cursor) == {"user_events_20251119.csv": new}
     assert evaluate(storage, second.cursor).run_requests == []
 
 
@@ -126,7 +166,8 @@ def test_only_changed_files_are_requested(storage):
     put(storage, "user_events_20251118.csv", csv_bytes(ROW))
     put(storage, "user_events_20251119.csv", csv_bytes(ROW))
     first = evaluate(storage)
-    assert sorted(r.partition_key for r in first.run_requests) == ["2025-11-18", "2025-11-19"]
+    # Two days in a row: one run of both.
+    assert [range_of(r) for r in first.run_requests] == [("2025-11-18", "2025-11-19")]
 
     etag = put(storage, "user_events_20251120.csv", csv_bytes(ROW))
     second = evaluate(storage, first.cursor)
@@ -146,11 +187,14 @@ def test_other_keys_and_days_before_the_partitions_are_ignored_and_logged(storag
     keys = ignored.split(" keys=")[1].split(" ")[0].split(",")
     assert sorted(keys) == sorted([before, *junk])
     assert "notes.txt" not in ignored  # not even listed: it lacks the raw prefix
-    # Ignored keys are remembered, so they are neither requested nor logged again.
+    # Ignored keys are neither requested nor logged again until the next sweep lists them.
     LOG.lines.clear()
     again = evaluate(storage, result.cursor)
     assert again.run_requests == []
     assert not logged("ignore")
+    assert evaluate(storage, swept_long_ago(again.cursor)).run_requests == []
+    (ignored,) = logged("ignore")
+    assert sorted(ignored.split(" keys=")[1].split(" ")[0].split(",")) == sorted([before, *junk])
 
 
 def test_a_day_that_has_not_ended_waits(storage):
@@ -163,8 +207,7 @@ def test_a_day_that_has_not_ended_waits(storage):
 
     result = evaluate(storage)
     assert [r.run_key for r in result.run_requests] == [f"{key_for(yesterday)}:{etag}"]
-    cursor = json.loads(result.cursor)
-    assert set(cursor) == {key_for(yesterday)}  # today's file is looked at again next tick
+    assert set(recent(result.cursor)) == {key_for(yesterday)}  # today's: looked at next tick
     (waiting,) = logged("wait")
     assert all(key in waiting for key in pending)
 
@@ -182,35 +225,21 @@ def test_each_request_is_logged(storage):
     assert "partition=2025-11-19" in line
 
 
-def test_many_files_across_list_pages_are_each_requested_once(storage, request):
+def test_many_files_across_list_pages_are_requested_as_ranges_once(storage, request):
     # 1100 ended days need a start earlier than the default partitions'.
     early = daily_partitions("2020-01-01")
     days = [dt.date(2020, 1, 1) + dt.timedelta(days=n) for n in range(1100)]
-    store = storage.store
-    if isinstance(store, S3Store):
-        request.addfinalizer(
-            lambda: empty_s3_bucket(store.client, RAW_BUCKET)
-        )  # plain PUTs, a few at a time: much faster than one by one
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            body = csv_bytes(ROW)
-            puts = [
-                pool.submit(store.client.put_object, Bucket=RAW_BUCKET, Key=key_for(d), Body=body)
-                for d in days
-            ]
-            for done in puts:
-                done.result()
-    else:
-        for day in days:
-            put(storage, key_for(day), csv_bytes(ROW))
-    listed = {info.key: info.etag for info in store.list(RAW_BUCKET)}
+    put_many(storage, request, days)
+    listed = {info.key: info.etag for info in storage.store.list(RAW_BUCKET)}
     assert len(listed) == 1100  # more than one S3 list page (1000 keys)
 
-    result = evaluate(storage, partitions=early)
-    assert len(result.run_requests) == 1100
-    assert {r.run_key for r in result.run_requests} == {f"{k}:{e}" for k, e in listed.items()}
-    assert sorted(r.partition_key for r in result.run_requests) == [d.isoformat() for d in days]
-    assert json.loads(result.cursor) == listed
-
+    result = evaluate(storage, partitions=early, days_per_run=400)
+    assert [range_of(r) for r in result.run_requests] == [
+        (days[0].isoformat(), days[399].isoformat()),
+        (days[400].isoformat(), days[799].isoformat()),
+        (days[800].isoformat(), days[1099].isoformat()),
+    ]
+    assert recent(result.cursor) == {key_for(d): listed[key_for(d)] for d in days[-7:]}
     assert evaluate(storage, result.cursor, partitions=early).run_requests == []
 
 
@@ -244,7 +273,7 @@ def test_first_tick_skips_files_whose_etag_raw_events_recorded(storage, monkeypa
             ("2025-11-20", f"user_events_20251120.csv:{new}"),
         ]
         listed = {info.key: info.etag for info in storage.store.list(RAW_BUCKET)}
-        assert json.loads(first.cursor) == listed  # the skipped files are remembered too
+        assert recent(first.cursor) == listed  # the skipped files are remembered too
         (skipped,) = logged("skip")
         assert "keys=user_events_20251117.csv,user_events_20251119.csv " in skipped
 

@@ -38,6 +38,10 @@ SWEEP_EVERY = dt.timedelta(hours=1)
 # A sweep looks at files changed since the last sweep began, less this: S3 dates a multipart
 # upload by its start, and the bucket's clock is not the daemon's.
 SWEEP_MARGIN = dt.timedelta(hours=1)
+# A run counts as covering a version of a file when it was created this long after the file's
+# LastModified: S3 gives that to the second, and the clocks differ. Too early, and a day is
+# only run once more.
+COVERING_AFTER = dt.timedelta(seconds=2)
 # Runs the sensor gives one file (one day and ETag), and the wait before each new one.
 MAX_ATTEMPTS = 3
 RETRY_DELAY = dt.timedelta(minutes=5)  # doubled for each failed run
@@ -146,9 +150,11 @@ class Tick:
         runs = RunsSince(
             self.instance,
             self.partitions,
-            [f.info.last_modified for f in late] + [ended for _, ended in retries],
+            [f.info.last_modified + COVERING_AFTER for f in late] + [e for _, e in retries],
         )
-        covered = [f.info.key for f in late if runs.covers(f.day, f.info.last_modified)]
+        covered = [
+            f.info.key for f in late if runs.covers(f.day, f.info.last_modified + COVERING_AFTER)
+        ]
         wanted: dict[dt.date, File] = {}
         for file in [
             *(f for f in new if not is_done(f)),
@@ -188,7 +194,7 @@ class Tick:
         sweep = cursor.swept is None or self.now - cursor.swept >= SWEEP_EVERY
         window = cursor.window_start()
         start_after = "" if sweep or window is None else raw_key(_before(window))
-        new, late, ignored, early, recent = [], [], [], [], {}
+        new, late, ignored, early, recent = [], [], [], [], []
         for info in self.store.list(self.bucket, prefix=RAW_PREFIX, start_after=start_after):
             day = raw_key_date(info.key)
             if day is None or day < self.first_day:
@@ -196,15 +202,15 @@ class Tick:
             elif self.last_day is None or day > self.last_day:
                 early.append(info.key)  # its day has not ended: look again on a later tick
             elif window is None or day >= window:
-                recent[info.key] = info.etag
+                recent.append(File(info, day))
                 if cursor.recent.get(info.key) != info.etag:
-                    new.append(File(info, day))
+                    new.append(recent[-1])
             elif info.last_modified >= cursor.swept - SWEEP_MARGIN:
                 late.append(File(info, day))
-        newest = max([cursor.newest or self.first_day, *map(raw_key_date, recent)])
-        cursor.newest = newest if recent or cursor.newest else None
+        if recent:
+            cursor.newest = max(cursor.newest or recent[-1].day, recent[-1].day)
         first_kept = cursor.window_start()
-        cursor.recent = {k: e for k, e in recent.items() if raw_key_date(k) >= first_kept}
+        cursor.recent = {f.info.key: f.info.etag for f in recent if f.day >= first_kept}
         if sweep:
             cursor.swept = self.now
             # Only a sweep lists keys before the recent days; so it alone reports them.

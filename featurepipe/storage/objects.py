@@ -208,15 +208,15 @@ class LocalStore(ObjectStore):
         # S3 lists ('a-c' before 'a/b'), not in path order.
         wanted = sorted(
             (key, path)
-            for key, path in _files(base, "")
+            for key, path in _files(str(base), "")
             if key.startswith(prefix) and key > start_after
         )
         for key, path in wanted:
             try:
-                stat = path.stat()
+                stat = os.stat(path)
             except FileNotFoundError:  # deleted since its name was read
                 continue
-            yield self._info(bucket, key, path, stat)
+            yield self._info(bucket, key, Path(path), stat)
 
 
 class S3Store(ObjectStore):
@@ -378,16 +378,16 @@ class _Guarded:
             raise StorageError(f"{self._where}: read failed: {err}") from None
 
 
-def _files(directory: Path, parent: str) -> Iterator[tuple[str, Path]]:
+def _files(directory: str, parent: str) -> Iterator[tuple[str, str]]:
     """(key, path) of every file under `directory` whose own name is not hidden (staged
     writes are), from the directory entries alone."""
     with os.scandir(directory) as entries:
         for entry in entries:
             key = f"{parent}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                yield from _files(Path(entry.path), f"{key}/")
+                yield from _files(entry.path, f"{key}/")
             elif entry.is_file() and not entry.name.startswith("."):
-                yield key, Path(entry.path)
+                yield key, entry.path
 
 
 def _local_etag(stat: os.stat_result) -> str:

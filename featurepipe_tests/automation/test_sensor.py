@@ -4,6 +4,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -17,6 +18,7 @@ from featurepipe.defs.partitions import daily_partitions
 from featurepipe.defs.sensors import raw_file_sensor
 from featurepipe.settings import Settings
 from featurepipe.storage.objects import S3Store
+from featurepipe_tests.automation.sensor_support import queue
 from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import RANGE_END, RANGE_START
 
@@ -115,9 +117,11 @@ def put_many(storage, request, days: list[dt.date]) -> None:
             ]
             for done in puts:
                 done.result()
-    else:
+    else:  # plain writes: a staged one looks for leftovers beside its target each time
         for day in days:
-            put(storage, key_for(day), csv_bytes(ROW))
+            path = store.path(RAW_BUCKET, key_for(day))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(csv_bytes(ROW))
 
 
 def empty_s3_bucket(client, bucket: str) -> None:
@@ -295,3 +299,45 @@ def test_a_day_run_again_by_hand_is_judged_by_its_latest_materialization(storage
         newest = put(storage, key, csv_bytes(ROW, ROW, ROW))
         (request,) = evaluate(storage, old, instance).run_requests
         assert request.run_key == f"{key}:{newest}"
+
+
+def test_a_file_replaced_or_landed_long_after_its_day_is_found_by_the_sweep(storage):
+    """Older than the recent days, a replaced file and a late one are not listed by every tick;
+    the next sweep requests exactly their days, and not the days whose runs it can see."""
+    days = [dt.date(2025, 10, 1) + dt.timedelta(days=n) for n in range(20)]
+    missing = days[4]
+    for day in days:
+        if day != missing:
+            put(storage, key_for(day), csv_bytes(ROW))
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = evaluate(storage, instance=instance)
+        # The missing day splits the days into two ranges.
+        assert [range_of(r) for r in first.run_requests] == [
+            ("2025-10-01", "2025-10-04"),
+            ("2025-10-06", "2025-10-20"),
+        ]
+        # A run created later than this covers a file (S3 dates files to the second).
+        time.sleep(sensors.COVERING_AFTER.total_seconds())
+        queue(instance, first.run_requests)
+
+        replaced = put(storage, key_for(days[1]), csv_bytes(ROW, ROW))
+        late = put(storage, key_for(missing), csv_bytes(ROW))
+        LOG.lines.clear()
+        assert evaluate(storage, first.cursor, instance).run_requests == []  # not a sweep
+        assert not logged("skip")
+
+        sweep = evaluate(storage, swept_long_ago(first.cursor), instance)
+        assert [(r.partition_key, r.run_key) for r in sweep.run_requests] == [
+            ("2025-10-02", f"{key_for(days[1])}:{replaced}"),
+            ("2025-10-05", f"{key_for(missing)}:{late}"),
+        ]
+        # The recent days are judged by the cursor; the other older days by their runs.
+        (covered,) = logged("skip")
+        older = [key_for(d) for d in days[:13] if d not in (days[1], missing)]
+        assert f" keys={','.join(older[:10])},…+{len(older) - 10} " in covered  # 10 named
+        # Judged again from the same cursor, the same files get the same run keys.
+        again = evaluate(storage, swept_long_ago(first.cursor), instance)
+        assert [r.run_key for r in again.run_requests] == [r.run_key for r in sweep.run_requests]
+        time.sleep(sensors.COVERING_AFTER.total_seconds())
+        queue(instance, sweep.run_requests)
+        assert evaluate(storage, swept_long_ago(sweep.cursor), instance).run_requests == []

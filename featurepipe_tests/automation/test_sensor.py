@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 
+from featurepipe.definitions import IN_PROCESS_BY_DEFAULT, build
 from featurepipe.defs import sensors
 from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
@@ -341,3 +342,20 @@ def test_a_file_replaced_or_landed_long_after_its_day_is_found_by_the_sweep(stor
         time.sleep(sensors.COVERING_AFTER.total_seconds())
         queue(instance, sweep.run_requests)
         assert evaluate(storage, swept_long_ago(sweep.cursor), instance).run_requests == []
+
+
+def test_the_definitions_give_the_sensor_the_days_per_run_setting(storage):
+    """FEATUREPIPE_BACKFILL_DAYS_PER_RUN bounds the sensor's ranges as it bounds a backfill's."""
+    for day in ("20251117", "20251118", "20251119"):
+        put(storage, f"user_events_{day}.csv", csv_bytes(ROW))
+    defs = build(Settings(backfill_days_per_run=2), IN_PROCESS_BY_DEFAULT)
+    sensor = defs.get_sensor_def(sensors.SENSOR_NAME)
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        dg.build_sensor_context(resources={"storage": storage}, instance=instance) as context,
+    ):
+        result = sensor(context)
+    assert [range_of(r) for r in result.run_requests] == [
+        ("2025-11-17", "2025-11-18"),
+        ("2025-11-19", "2025-11-19"),
+    ]

@@ -96,6 +96,8 @@ class Cursor:
 
 @dataclass(frozen=True)
 class File:
+    """A raw file to judge, its day, and which run of this version of it a request would be."""
+
     info: ObjectInfo
     day: dt.date
     attempt: int = 1
@@ -126,6 +128,8 @@ def raw_file_sensor(
 
 
 class Tick:
+    """One evaluation: list, judge, request; `cursor` is what it leaves for the next."""
+
     def __init__(self, context, storage: StorageResource, partitions):
         self.context, self.instance = context, context.instance
         self.store, self.bucket = storage.store, storage.raw_bucket

@@ -11,7 +11,7 @@ from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import RawFileIOManager
 from featurepipe.defs.names import RAW
 from featurepipe.storage.objects import StorageError
-from featurepipe_tests.automation.sensor_support import daemon_tags
+from featurepipe_tests.automation.sensor_support import daemon_tags, queue
 from featurepipe_tests.automation.test_sensor import (
     LOG,
     ROW,
@@ -168,3 +168,22 @@ def test_the_range_of_a_request_runs_exactly_its_days(local_storage):
         recorded = sensors.recorded_etags(instance, [d.isoformat() for d in DAYS])
         assert recorded == {d.isoformat(): etags[d] for d in DAYS}
         assert whole.tags["featurepipe/raw_keys"] == f"{key_for(DAYS[0])}..{key_for(DAYS[-1])}"
+
+
+def test_a_run_that_dagster_retries_is_left_to_its_retry(local_storage):
+    """A failed run that Dagster's run retries will run again (`dagster/will_retry`) is not
+    the sensor's to request again; the retry's own failure is."""
+    etag = put(local_storage, key_for(DAYS[0]), csv_bytes(ROW))
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = evaluate(local_storage, instance=instance)
+        (request,) = first.run_requests
+        (run,) = queue(instance, [request])
+        instance.add_run_tags(run.run_id, {"dagster/will_retry": "true"})
+        instance.report_run_failed(instance.get_run_by_id(run.run_id))
+        second = evaluate(local_storage, first.cursor, instance)
+        assert second.run_requests == []
+
+        (retry,) = queue(instance, [request])  # Dagster's retry carries the run's tags
+        instance.report_run_failed(retry)
+        (again,) = evaluate(local_storage, second.cursor, instance).run_requests
+        assert again.run_key == f"{key_for(DAYS[0])}:{etag}#2"

@@ -142,23 +142,25 @@ class Tick:
 
     def run(self, days_per_run: int | None) -> list[dg.RunRequest]:
         new, late = self._list()
-        recorded = recorded_etags(self.instance, sorted({f.day.isoformat() for f in [*new, *late]}))
+        retries, gave_up, self.cursor.failures = self._failed()
+        judged = [*new, *late, *(f for f, _ in retries)]
+        recorded = recorded_etags(self.instance, sorted({f.day.isoformat() for f in judged}))
 
         def is_done(file: File) -> bool:
             return recorded.get(file.day.isoformat()) == file.info.etag
 
-        done = [f.info.key for f in [*new, *late] if is_done(f)]
+        done = [f.info.key for f in judged if is_done(f)]
         late = [f for f in late if not is_done(f)]
-        retries, gave_up, self.cursor.failures = self._failed()
+        retries = [(f, ended) for f, ended in retries if not is_done(f)]
         # A late file or a failed day that a run has covered since is not requested again.
         runs = RunsSince(
             self.instance,
             self.partitions,
             [f.info.last_modified + COVERING_AFTER for f in late] + [e for _, e in retries],
         )
-        covered = [
+        covered = {
             f.info.key for f in late if runs.covers(f.day, f.info.last_modified + COVERING_AFTER)
-        ]
+        }
         wanted: dict[dt.date, File] = {}
         for file in [
             *(f for f in new if not is_done(f)),
@@ -168,7 +170,7 @@ class Tick:
             wanted.setdefault(file.day, file)
 
         self._log("skip", done, "raw_events already materialized this ETag")
-        self._log("skip", covered, "a run since the file changed covers its day")
+        self._log("skip", sorted(covered), "a run since the file changed covers its day")
         self._log(
             "give_up",
             [f.info.key for f in gave_up],

@@ -187,3 +187,20 @@ def test_a_run_that_dagster_retries_is_left_to_its_retry(local_storage):
         instance.report_run_failed(retry)
         (again,) = evaluate(local_storage, second.cursor, instance).run_requests
         assert again.run_key == f"{key_for(DAYS[0])}:{etag}#2"
+
+
+def test_a_failed_day_recorded_since_is_not_requested_again(local_storage, faults):
+    """Another run that overlapped the failed one may have recorded the day meanwhile: what
+    raw_events recorded still decides."""
+    etag = put(local_storage, key_for(DAYS[0]), csv_bytes(ROW))
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = evaluate(local_storage, instance=instance)
+        faults.add(key_for(DAYS[0]))
+        assert not launch(local_storage, instance, first.run_requests[0]).success
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(RAW, partition=DAYS[0].isoformat(), metadata={"etag": etag})
+        )
+        LOG.lines.clear()
+        assert evaluate(local_storage, first.cursor, instance).run_requests == []
+        (skipped,) = logged("skip")
+        assert f"keys={key_for(DAYS[0])} reason=raw_events already materialized" in skipped

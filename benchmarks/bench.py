@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -228,10 +229,136 @@ def worker_peer(raw: str, out: str) -> dict:
     return timed_process([sys.executable, str(PEER), raw, out, "--threads"])
 
 
+def worker_sensor(files: str, days_per_run: str) -> dict:
+    """The raw-file sensor's ticks over `files` header-only daily files, the newest two days
+    ago, in a bucket of a moto S3 server on loopback, with an in-memory instance: the first
+    tick (no cursor), the next one after one more file lands, and a sweep. Each: wall seconds,
+    LIST calls, the cursor's bytes and the runs requested."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+    import boto3
+    import dagster as dg
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+    from moto.server import ThreadedMotoServer
+
+    from featurepipe.core.sample import generate_day
+    from featurepipe.defs import sensors
+    from featurepipe.defs.partitions import daily_partitions
+    from featurepipe.defs.resources import S3Connection, StorageResource
+    from featurepipe.storage.objects import S3Store
+
+    count, per_run = int(files), int(days_per_run) or None
+    newest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
+    first = newest - dt.timedelta(days=count - 1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=RAW_BUCKET)
+        # Straight into moto's store, dated a day back: filling it over HTTP would take minutes.
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        landed = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
+        header = b"".join(generate_day(first, 0, MALFORMED))
+
+        def land(day: dt.date, when: dt.datetime = landed) -> None:
+            key = backend.put_object(RAW_BUCKET, f"user_events_{day:%Y%m%d}.csv", header)
+            key.last_modified = when
+
+        for n in range(count):
+            land(first + dt.timedelta(days=n))
+        storage = StorageResource(
+            backend="s3", raw_bucket=RAW_BUCKET, s3=S3Connection(endpoint_url=endpoint)
+        )
+        calls, listing, hooked = [0], S3Store.list, []
+
+        def count_call(**_):
+            calls[0] += 1
+
+        def counted(store, *args, **kwargs):
+            if store.client not in hooked:  # the sensor's copy of the resource has its own
+                store.client.meta.events.register("before-call.s3.ListObjectsV2", count_call)
+                hooked.append(store.client)
+            return listing(store, *args, **kwargs)
+
+        S3Store.list = counted
+        sensor = sensors.raw_file_sensor(daily_partitions(first.isoformat()), per_run)
+        with dg.DagsterInstance.ephemeral() as instance:
+
+            def tick(cursor: str | None) -> dict:
+                calls[0] = 0
+                context = dg.build_sensor_context(
+                    cursor=cursor, resources={"storage": storage}, instance=instance
+                )
+                with context:
+                    started = time.perf_counter()
+                    result = sensor(context)
+                    seconds = time.perf_counter() - started
+                return {
+                    "seconds": seconds,
+                    "lists": calls[0],
+                    "cursor": result.cursor,
+                    "runs": len(result.run_requests),
+                }
+
+            first_tick = tick(None)
+            land(newest + dt.timedelta(days=1), dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            next_tick = tick(first_tick["cursor"])
+            state = sensors.Cursor.load(next_tick["cursor"])
+            state.swept -= sensors.SWEEP_EVERY
+            sweep = tick(state.dump())
+        every_key = {
+            info.key: info.etag for info in storage.store.list(RAW_BUCKET, prefix="user_events_")
+        }
+    finally:
+        server.stop()
+    return {
+        "ticks": {
+            name: {**found, "cursor": len(found["cursor"])}
+            for name, found in (("first", first_tick), ("next", next_tick), ("sweep", sweep))
+        },
+        # What the sensor kept before issue 25: every key to its ETag.
+        "every_key_bytes": len(json.dumps(every_key, sort_keys=True)),
+    }
+
+
+def worker_days(root: str, first: str, last: str) -> dict:
+    """Header-only days in process on an in-memory instance, after a warm-up run: one day's
+    run, and one run of first...last; and what creating that range's run costs (Dagster
+    records a planned materialization for each asset and day), as the daemon creates it."""
+    os.environ.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=root)
+    import dagster as dg
+
+    from featurepipe.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    tags = {RANGE_START: first, RANGE_END: last}
+    with dg.DagsterInstance.ephemeral() as instance:
+
+        def run(**kwargs) -> float:
+            started = time.perf_counter()
+            assert job.execute_in_process(instance=instance, **kwargs).success
+            return time.perf_counter() - started
+
+        run(partition_key=first)  # first-call costs of Dagster, pandas, pandera
+        one = run(partition_key=first)
+        days = run(tags=tags)
+        started = time.perf_counter()
+        instance.create_run_for_job(defs.resolve_job_def("featurepipe_daily"), tags=tags)
+        created = time.perf_counter() - started
+    return {"one": one, "range": days, "create": created}
+
+
 WORKERS = {
     "featurepipe": worker_featurepipe,
     "reference": worker_reference,
     "peer": worker_peer,
+    "sensor": worker_sensor,
+    "days": worker_days,
 }
 
 
@@ -433,13 +560,83 @@ def range_cost(args, root: Path) -> list[str]:
     return lines
 
 
+def sensor_scale(args, root: Path, work: Path) -> list[str]:
+    """Issue 25: the raw-file sensor's ticks over years of files on S3, and what ten years of
+    small days cost as ranges against a run per day."""
+    lines = [
+        "| files | FEATUREPIPE_BACKFILL_DAYS_PER_RUN | tick | wall s | LIST calls | cursor bytes "
+        "| runs requested |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    every_key = {}
+    # Unset, contiguous days are one run whatever their number: shown for the first size.
+    cases = [(args.sensor_files[0], 0)] + [(n, 30) for n in args.sensor_files]
+    for files, per_run in cases:
+        found = spawn("sensor", str(files), str(per_run))
+        every_key[files] = found["every_key_bytes"]
+        for name, tick in found["ticks"].items():
+            lines.append(
+                f"| {files:,} | {per_run or 'unset'} | {name} | {tick['seconds']:.2f} "
+                f"| {tick['lists']} | {tick['cursor']} | {tick['runs']} |"
+            )
+    lines += [
+        "",
+        "Ticks: *first*, no cursor, nothing materialized; *next*, one more file landed; "
+        "*sweep*, the hourly full listing. The cursor before issue 25 (every key to its ETag) "
+        "would be "
+        + ", ".join(f"{b / 1000:,.0f} KB for {n:,} files" for n, b in every_key.items())
+        + ".",
+        "",
+    ]
+    first = dt.date(2025, 2, 1)  # within the default partitions, after EMPTY_DAY
+    days = [first + dt.timedelta(days=n) for n in range(args.sensor_days)]
+    for day in days:
+        write_raw(root, day, 0)
+    found = spawn("days", str(root), str(days[0]), str(days[-1]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "FEATUREPIPE_"))}
+    env.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=str(root))
+    dagster = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize"]
+    dagster += ["-m", "featurepipe.definitions", "--select", "*", "--partition", str(first)]
+    cli = timed_process(dagster, env=env, cwd=work)["seconds"]
+    extra = (found["range"] - found["one"]) / (len(days) - 1)
+    create = found["create"] / len(days)
+    years = 3650
+
+    def total(runs: int) -> float:
+        return runs * cli + (years - runs) * extra
+
+    lines += [
+        f"- a header-only day through `dagster asset materialize` (a run's process, start-up "
+        f"included): {cli:.2f} s; in process, one day's run {found['one']:.2f} s and one run of "
+        f"{len(days)} days {found['range']:.2f} s: **{extra:.3f} s for each day after the "
+        f"first**",
+        f"- creating a run (as the daemon does on the sensor's tick) costs about "
+        f"{create * 1000:.0f} ms per day of its range: Dagster records a planned "
+        f"materialization for each asset and day ({found['create']:.2f} s for {len(days)} days)",
+        f"- ten years of small days ({years:,}), run-seconds, from these figures: a run per day "
+        f"{total(years) / 3600:.1f} h; runs of 30 days {total(-(-years // 30)) / 60:.1f} min; "
+        f"runs of 365 days {total(10) / 60:.1f} min; one run {total(1) / 60:.1f} min",
+    ]
+    print("\n".join(lines), flush=True)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--range-days", type=int, default=30)
     parser.add_argument("--range-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--sensor-files",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[3650, 36500],
+    )
+    parser.add_argument("--sensor-days", type=int, default=60)
+    parser.add_argument(
+        "--only", choices=["sensor"], help="only the sensor's section, into results-sensor.md"
+    )
     parser.add_argument("--work", type=Path, default=HERE / "work")
-    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--repeat", type=int, default=3, help="fresh processes per measurement; medians kept"
     )
@@ -454,6 +651,27 @@ def main() -> None:
     write_raw(root, EMPTY_DAY, 0)
     started = dt.datetime.now(dt.UTC)
     load = os.getloadavg()[0]
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.only == "sensor":
+        out = args.out or HERE / "results-sensor.md"
+        lines = sensor_scale(args, root, args.work)
+        out.write_text(
+            "\n".join(
+                [
+                    "# The raw-file sensor at scale",
+                    "",
+                    f"{started:%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores (load average "
+                    f"{load:.1f} at the start) · `benchmarks/bench.py --only sensor "
+                    f"--sensor-files {','.join(map(str, args.sensor_files))} --sensor-days "
+                    f"{args.sensor_days}` · one measurement each",
+                    "",
+                    *lines,
+                ]
+            )
+            + "\n"
+        )
+        print(f"wrote {out}")
+        return
     sections = [
         "## Start-up",
         "",
@@ -466,6 +684,10 @@ def main() -> None:
         "## A range in one run",
         "",
         *range_cost(args, root),
+        "",
+        "## The raw-file sensor at scale",
+        "",
+        *sensor_scale(args, root, args.work),
     ]
     header = [
         "# Benchmark results",
@@ -487,8 +709,9 @@ def main() -> None:
         "the header-only run.",
         "",
     ]
-    args.out.write_text("\n".join(header + sections) + "\n")
-    print(f"wrote {args.out}")
+    out = args.out or HERE / "results.md"
+    out.write_text("\n".join(header + sections) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

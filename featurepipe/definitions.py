@@ -34,7 +34,7 @@ def build(settings: Settings, executor: dg.ExecutorDefinition) -> dg.Definitions
         assets=[with_raw_file_due(pipeline, settings.raw_deadline_hour)],
         jobs=[featurepipe_job],
         schedules=[daily_schedule(partitions, settings.schedule_cron, settings.schedule_timezone)],
-        sensors=[raw_file_sensor(partitions)],
+        sensors=[raw_file_sensor(partitions, settings.backfill_days_per_run)],
         resources={
             "storage": storage,
             "io_manager": ParquetIOManager(storage=storage),

@@ -48,6 +48,7 @@ from featurepipe.defs.provenance import (
     derived_version,
     tags,
 )
+from featurepipe.defs.records import PARENT_RUN_TAG, ROOT_RUN_TAG, latest_materializations
 from featurepipe.defs.schema_checks import (
     CheckOutcome,
     schema_check,
@@ -101,14 +102,6 @@ class Selection:
         return cls(assets, frozenset(context.selected_asset_check_keys))
 
 
-# Days looked up in the event log per query (an SQL IN list), and records read per page.
-DAYS_PER_QUERY = 500
-RECORDS_PER_PAGE = 1000
-# Dagster's tags on a re-execution or retry: the run it re-executes, and the first of the family.
-PARENT_RUN = "dagster/parent_run_id"
-ROOT_RUN = "dagster/root_run_id"
-
-
 @dataclass(frozen=True)
 class History:
     """What the instance had recorded for the run's days before the run began, read once on the
@@ -120,26 +113,15 @@ class History:
 
     @classmethod
     def of(cls, context: dg.AssetExecutionContext, days: list[str], assets) -> "History":
-        instance = context.instance
-        latest = {}
-        for asset in assets:
-            for start in range(0, len(days), DAYS_PER_QUERY):
-                batch = days[start : start + DAYS_PER_QUERY]
-                records_filter = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=batch)
-                cursor = None
-                while True:  # newest first: a day's first record is its latest
-                    page = instance.fetch_materializations(
-                        records_filter, limit=RECORDS_PER_PAGE, cursor=cursor
-                    )
-                    for record in page.records:
-                        latest.setdefault((asset, record.partition_key), record)
-                    if not page.has_more or all((asset, day) in latest for day in batch):
-                        break
-                    cursor = page.cursor
+        latest = {
+            (asset, day): record
+            for asset in assets
+            for day, record in latest_materializations(context.instance, asset, days).items()
+        }
         family: frozenset[str] = frozenset()
-        if context.has_tag(PARENT_RUN):
-            root = context.get_tag(ROOT_RUN) or context.get_tag(PARENT_RUN)
-            related = instance.get_run_ids(dg.RunsFilter(tags={ROOT_RUN: root}))
+        if context.has_tag(PARENT_RUN_TAG):
+            root = context.get_tag(ROOT_RUN_TAG) or context.get_tag(PARENT_RUN_TAG)
+            related = context.instance.get_run_ids(dg.RunsFilter(tags={ROOT_RUN_TAG: root}))
             family = frozenset({root, *related})
         return cls(latest, family)
 

@@ -90,7 +90,10 @@ class ObjectStore(abc.ABC):
         """A path to write the object to; committed whole when the block succeeds."""
 
     @abc.abstractmethod
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def list(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        """The objects whose keys start with `prefix`, in key order, and with `start_after`
+        only those whose key sorts after it (S3's StartAfter): a caller that remembers where
+        it stopped lists only what is new, however many objects the bucket holds."""
 
     def put_file(self, bucket: str, key: str, source: Path) -> int:
         """Commit a complete local file as the object, atomically; return its size."""
@@ -197,14 +200,23 @@ class LocalStore(ObjectStore):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         base = self.root / check_bucket(bucket)
         if not base.is_dir():
             return
-        # In key order, as S3 lists ('a-c' before 'a/b'), not in path order.
-        for key, path in sorted((p.relative_to(base).as_posix(), p) for p in base.rglob("*")):
-            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
-                yield self._info(bucket, key, path, path.stat())
+        # Names are read without a stat; only the objects listed are stat'ed. In key order, as
+        # S3 lists ('a-c' before 'a/b'), not in path order.
+        wanted = sorted(
+            (key, path)
+            for key, path in _files(str(base), "")
+            if key.startswith(prefix) and key > start_after
+        )
+        for key, path in wanted:
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:  # deleted since its name was read
+                continue
+            yield self._info(bucket, key, Path(path), stat)
 
 
 class S3Store(ObjectStore):
@@ -334,11 +346,12 @@ class S3Store(ObjectStore):
             except Exception as err:  # s3transfer wraps failures in its own errors
                 raise StorageError(f"put_object: {self.uri(bucket, key)}: {err}") from err
 
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         check_bucket(bucket)
         paginator = self.client.get_paginator("list_objects_v2")
+        extra = {"StartAfter": start_after} if start_after else {}
         try:
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **extra):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
                         self.uri(bucket, item["Key"]),
@@ -363,6 +376,18 @@ class _Guarded:
             return self._body.read(size)
         except (BotoCoreError, OSError) as err:
             raise StorageError(f"{self._where}: read failed: {err}") from None
+
+
+def _files(directory: str, parent: str) -> Iterator[tuple[str, str]]:
+    """(key, path) of every file under `directory` whose own name is not hidden (staged
+    writes are), from the directory entries alone."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            key = f"{parent}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files(entry.path, f"{key}/")
+            elif entry.is_file() and not entry.name.startswith("."):
+                yield key, entry.path
 
 
 def _local_etag(stat: os.stat_result) -> str:

@@ -58,3 +58,30 @@ def test_outputs_without_events_run_downstream_and_record_each_day_once():
         assert all(e.target_materialization_data is not None for e in evaluations)
         logged = [e.user_message for e in instance.all_logs(result.run_id)]
         assert not any("did not yield" in m for m in logged)
+
+
+def test_the_run_tags_featurepipe_names_are_dagsters():
+    from dagster._core.storage import tags
+
+    from featurepipe.defs import records
+
+    assert {
+        name: name
+        for name in (
+            records.PARTITION_TAG,
+            records.RANGE_START_TAG,
+            records.RANGE_END_TAG,
+            records.PARENT_RUN_TAG,
+            records.ROOT_RUN_TAG,
+            records.SENSOR_NAME_TAG,
+            records.WILL_RETRY_TAG,
+        )
+    } == {
+        records.PARTITION_TAG: tags.PARTITION_NAME_TAG,
+        records.RANGE_START_TAG: tags.ASSET_PARTITION_RANGE_START_TAG,
+        records.RANGE_END_TAG: tags.ASSET_PARTITION_RANGE_END_TAG,
+        records.PARENT_RUN_TAG: tags.PARENT_RUN_ID_TAG,
+        records.ROOT_RUN_TAG: tags.ROOT_RUN_ID_TAG,
+        records.SENSOR_NAME_TAG: tags.SENSOR_NAME_TAG,
+        records.WILL_RETRY_TAG: tags.WILL_RETRY_TAG,
+    }

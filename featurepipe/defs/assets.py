@@ -270,8 +270,8 @@ def build_daily_events(
         if any(o.status in ("blocked", "failed") for o in outcomes):
             raise days_failed(outcomes)
         # Every day was recorded as it was committed: these let the steps downstream run.
-        op_outputs = context.op_execution_context.op_def.output_dict
-        for name in [n for n in op_outputs if n in context.selected_output_names]:
+        op = context.op_execution_context
+        for name in [n for n in op.op_def.output_dict if n in op.selected_output_names]:
             yield output_without_events(name)
 
     return daily_events

@@ -119,8 +119,9 @@ class History:
             for day, record in latest_materializations(context.instance, asset, days).items()
         }
         family: frozenset[str] = frozenset()
-        if context.has_tag(PARENT_RUN_TAG):
-            root = context.get_tag(ROOT_RUN_TAG) or context.get_tag(PARENT_RUN_TAG)
+        tags = context.op_execution_context.run_tags
+        if PARENT_RUN_TAG in tags:
+            root = tags.get(ROOT_RUN_TAG) or tags[PARENT_RUN_TAG]
             related = context.instance.get_run_ids(dg.RunsFilter(tags={ROOT_RUN_TAG: root}))
             family = frozenset({root, *related})
         return cls(latest, family)

@@ -43,6 +43,15 @@ def test_the_module_list_holds_the_product_and_the_support_modules():
     assert not [n for n in names if ".test_" in n]
 
 
+def printed_last(script: str) -> str:
+    """The last line `script` prints in a fresh interpreter, as the CLI's process starts."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()[-1]
+
+
 def test_importing_every_module_leaves_process_state_alone():
     """csv's field limit, Python's int digit limit and the locale, in a fresh interpreter,
     before and after importing every module."""
@@ -54,11 +63,7 @@ def test_importing_every_module_leaves_process_state_alone():
         "    importlib.import_module(name)\n"
         "print(json.dumps([before, state()]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    before, after = json.loads(result.stdout.splitlines()[-1])
+    before, after = json.loads(printed_last(script))
     assert after == before
 
 
@@ -74,8 +79,4 @@ def test_importing_the_product_filters_no_warning_the_cli_shows():
         "    importlib.import_module(name)\n"
         "print([repr(f) for f in warnings.filters if repr(f) not in cli])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert printed_last(script) == "[]"

@@ -6,6 +6,7 @@ what failed, and a run says what happened."""
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
@@ -257,3 +258,23 @@ def test_the_cli_runs_an_own_asset_with_the_pipeline(tmp_path):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert set(own_rows(instance)) == set(DAYS)
         assert all(r.dagster_run.is_success for r in instance.get_run_records())
+
+
+@dg.asset(partitions_def=dg.DailyPartitionsDefinition("2025-01-01"))
+def first_features(event_features: pd.DataFrame) -> pd.DataFrame:
+    """A user's own table: the day's first three features, stored by featurepipe's IO manager."""
+    return event_features.head(3)
+
+
+def test_an_own_table_is_stored_and_read_back_by_featurepipes_io_manager(local_storage):
+    put_raw(local_storage, DAYS[0], csv_bytes(*filler(DAYS[0], 20)))
+    defs = definitions(local_storage)
+    defs = dg.Definitions.merge(defs, dg.Definitions(assets=[first_features]))
+    with dg.instance_for_test() as instance:
+        job = defs.resolve_implicit_global_asset_job_def()
+        assert job.execute_in_process(instance=instance, partition_key=DAYS[0]).success
+        key = f"first_features/date={DAYS[0]}/part.parquet"
+        assert key in stored_keys(local_storage)
+        with defs.get_asset_value_loader(instance=instance) as loader:
+            stored = loader.load_asset_value("first_features", partition_key=DAYS[0])
+    assert list(stored["user_id"]) == [1000, 1001, 1002]

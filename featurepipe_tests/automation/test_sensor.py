@@ -351,7 +351,7 @@ def test_the_definitions_give_the_sensor_the_days_per_run_setting(storage):
     for day in ("20251117", "20251118", "20251119"):
         put(storage, f"user_events_{day}.csv", csv_bytes(ROW))
     defs = build(Settings(backfill_days_per_run=2), IN_PROCESS_BY_DEFAULT)
-    sensor = defs.get_sensor_def(sensors.SENSOR_NAME)
+    sensor = defs.resolve_sensor_def(sensors.SENSOR_NAME)
     with (
         dg.DagsterInstance.ephemeral() as instance,
         dg.build_sensor_context(resources={"storage": storage}, instance=instance) as context,

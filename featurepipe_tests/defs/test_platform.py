@@ -152,9 +152,15 @@ def tags(instance, asset: dg.AssetKey, day: str) -> dict[str, str]:
     return record.asset_materialization.tags
 
 
-def stale_days(storage, instance, asset: dg.AssetKey) -> set[str]:
-    """The days the UI shows stale, as the resolver behind the UI's stale status judges them."""
-    graph = definitions(storage).resolve_asset_graph()
+def stale_days(storage, instance, asset: dg.AssetKey, code_version=CODE_VERSION) -> set[str]:
+    """The days the UI shows stale, as the resolver behind the UI's stale status judges them,
+    for definitions whose pipeline has `code_version`."""
+    pipeline = build_daily_events().map_asset_specs(
+        lambda spec: spec.replace_attributes(code_version=code_version)
+    )
+    graph = dg.Definitions(
+        assets=[pipeline, features_per_day], resources=definitions(storage).resources
+    ).resolve_asset_graph()
     resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
     return {d for d in DAYS if resolver.get_status(asset, d) == StaleStatus.STALE}
 
@@ -180,6 +186,8 @@ def test_materializations_carry_provenance_and_a_replaced_raw_file_makes_its_day
             }
         for asset in (VALIDATED, REJECTED, FEATURES, OWN):
             assert stale_days(local_storage, instance, asset) == set()
+        # New code: every stored day is stale.
+        assert stale_days(local_storage, instance, FEATURES, "new code") == set(DAYS)
 
         # The middle day's file is replaced; recording raw_events again (a HEAD) shows it.
         put_raw(local_storage, DAYS[1], csv_bytes(*filler(DAYS[1], 31)))
@@ -278,3 +286,15 @@ def test_an_own_table_is_stored_and_read_back_by_featurepipes_io_manager(local_s
         with defs.get_asset_value_loader(instance=instance) as loader:
             stored = loader.load_asset_value("first_features", partition_key=DAYS[0])
     assert list(stored["user_id"]) == [1000, 1001, 1002]
+
+
+def test_the_schedule_and_sensor_job_runs_an_own_asset_too():
+    """featurepipe_daily, which the schedule and the sensor launch, takes what is downstream."""
+    from featurepipe_tests.defs import user_project
+
+    job = user_project.defs.resolve_job_def("featurepipe_daily")
+    assert OWN in job.asset_layer.selected_asset_keys
+    assert [node.name for node in job.nodes_in_topological_order] == [
+        "daily_events",
+        "features_per_day",
+    ]

@@ -152,7 +152,7 @@ def replay_job(yielded: dict[str, list]):
     from featurepipe.settings import Settings
 
     settings = Settings.from_env()
-    partitions = daily_partitions(settings.start_date)
+    partitions = daily_partitions(settings.start_date, settings.end_date)
 
     @dg.multi_asset(
         name="daily_events",

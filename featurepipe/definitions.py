@@ -28,7 +28,7 @@ def build(settings: Settings, executor: dg.ExecutorDefinition) -> dg.Definitions
     """Every asset, job, schedule and sensor, as `settings` describe them, with `executor`
     for every job."""
     storage = storage_resource(settings)
-    partitions = daily_partitions(settings.start_date)
+    partitions = daily_partitions(settings.start_date, settings.end_date)
     pipeline = build_daily_events(settings)
     return dg.Definitions(
         assets=[with_raw_file_due(pipeline, settings.raw_deadline_hour)],
@@ -47,4 +47,4 @@ def build(settings: Settings, executor: dg.ExecutorDefinition) -> dg.Definitions
 SETTINGS = Settings.from_env()
 defs = build(SETTINGS, IN_PROCESS_BY_DEFAULT)
 # The pipeline's daily partitions: a user's own assets downstream of it share them.
-partitions = daily_partitions(SETTINGS.start_date)
+partitions = daily_partitions(SETTINGS.start_date, SETTINGS.end_date)

@@ -41,6 +41,9 @@ class SettingError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     start_date: str = "2025-01-01"
+    # The last daily partition, for an instance that holds a fixed span of days (a trial on
+    # sample data, a replay); unset, the days run up to yesterday.
+    end_date: str | None = None
     schedule_cron: str = "15 0 * * *"
     schedule_timezone: str = "UTC"
     raw_deadline_hour: int = 6
@@ -63,6 +66,14 @@ class Settings:
         values = {}
         if (start := get("FEATUREPIPE_START_DATE")) is not None:
             values["start_date"] = _date("FEATUREPIPE_START_DATE", start)
+        if (end := get("FEATUREPIPE_END_DATE")) is not None:
+            values["end_date"] = _date("FEATUREPIPE_END_DATE", end)
+            first = values.get("start_date", cls.start_date)
+            if values["end_date"] < first:
+                raise SettingError(
+                    f"FEATUREPIPE_END_DATE must be on or after the first partition ({first}), "
+                    f"got {end!r}"
+                )
         if (cron := get("FEATUREPIPE_SCHEDULE_CRON")) is not None:
             values["schedule_cron"] = _cron("FEATUREPIPE_SCHEDULE_CRON", cron)
         if (zone := get("FEATUREPIPE_SCHEDULE_TIMEZONE")) is not None:

@@ -69,6 +69,12 @@ def test_storage_values_fill_in_the_defaults():
     ("name", "value", "message"),
     [
         ("FEATUREPIPE_START_DATE", "2024-13-01", "must be a date (YYYY-MM-DD)"),
+        ("FEATUREPIPE_END_DATE", "2025-1-1", "must be a date (YYYY-MM-DD)"),
+        (
+            "FEATUREPIPE_END_DATE",
+            "2024-12-31",
+            "must be on or after the first partition (2025-01-01)",
+        ),
         ("FEATUREPIPE_RAW_DEADLINE_HOUR", "24", "must be a whole number from 1 to 23"),
         ("FEATUREPIPE_QUARANTINE_WARN_RATIO", "five", "must be a number from 0 to 1"),
         ("FEATUREPIPE_QUARANTINE_ERROR_RATIO", "1.5", "must be a number from 0 to 1"),

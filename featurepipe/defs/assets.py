@@ -223,7 +223,7 @@ def build_daily_events(
     runs of that many days, which the run queue then runs side by side. Within a run, the next
     `days_staged_ahead` days are staged while each day is committed (`staged_ahead`).
     """
-    partitions = daily_partitions(settings.start_date)
+    partitions = daily_partitions(settings.start_date, settings.end_date)
     QuarantinePolicy = quarantine_policy(
         settings.quarantine_warn_ratio, settings.quarantine_error_ratio
     )

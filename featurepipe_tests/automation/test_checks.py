@@ -76,11 +76,6 @@ def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
     }
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 # --- quarantine_ratio: evaluated per day while validated_events is built, blocking ------------
 
 

@@ -28,11 +28,6 @@ PARTITIONS = daily_partitions(Settings().start_date)
 FIRST_DAY = PARTITIONS.start.date()
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 def key_for(day: dt.date) -> str:
     return f"user_events_{day:%Y%m%d}.csv"
 

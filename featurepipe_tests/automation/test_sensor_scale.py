@@ -3,7 +3,6 @@
 import datetime as dt
 
 import dagster as dg
-import pytest
 
 from featurepipe.defs import sensors
 from featurepipe.defs.partitions import daily_partitions
@@ -23,11 +22,6 @@ TEN_YEARS = [dt.date(2016, 1, 1) + dt.timedelta(days=n) for n in range(3650)]
 SINCE_2016 = daily_partitions("2016-01-01")
 # The stated bound: the cursor holds RECENT_DAYS keys and ETags and three dates.
 CURSOR_BYTES = 1024
-
-
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
 
 
 class Listings:

@@ -22,11 +22,6 @@ from featurepipe_tests.defs.support import (
 DAY = "2025-11-19"
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 def location(storage, day: str = DAY) -> str:
     """Where the raw file of a day is, as a person would look for it."""
     if storage.backend == "s3":

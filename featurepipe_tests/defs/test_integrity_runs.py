@@ -37,11 +37,6 @@ from featurepipe_tests.defs.support import (
 DAY = "2025-11-19"
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 def test_a_blocked_rerun_leaves_no_features_of_the_old_file(storage):
     legacy = [build_daily_events(Settings(legacy_csv=True))]
     put_raw(storage, DAY, csv_bytes(*filler(DAY, 100)))

@@ -28,11 +28,6 @@ BLOCKED, BAD_HEADER, MISSING = "2025-11-22", "2025-11-23", "2025-11-24"
 GOOD = [d for d in DAYS if d not in (BLOCKED, BAD_HEADER, MISSING)]
 
 
-@pytest.fixture(params=["local_storage", "s3_storage"])
-def storage(request):
-    return request.getfixturevalue(request.param)
-
-
 def good_day(day: str) -> bytes:
     return csv_bytes(*filler(day, 120, first_user=int(day[-2:]) * 1000))
 

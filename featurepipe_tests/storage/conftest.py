@@ -23,12 +23,6 @@ def shared_botocore_models() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(params=["local", "s3"])
-def storage(request) -> StorageResource:
-    """The same tests on local buckets and on the loopback S3 server."""
-    return request.getfixturevalue(f"{request.param}_storage")
-
-
 @pytest.fixture
 def proxied_storage(fault_proxy) -> Callable[[int], StorageResource]:
     """S3 storage through the fault proxy. `retries` goes to S3Connection.max_attempts, which

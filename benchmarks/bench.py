@@ -142,11 +142,9 @@ def replay_job(yielded: dict[str, list]):
     it yields the events featurepipe's step yielded, each check result against the day's latest
     materialization, looked up as featurepipe looks it up."""
     import dagster as dg
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-        AssetCheckEvaluationTargetMaterializationData as Target,
-    )
 
     from featurepipe.defs.assets import asset_specs, check_specs
+    from featurepipe.defs.dagster_internals import check_target
     from featurepipe.defs.derived import DERIVED
     from featurepipe.defs.partitions import daily_partitions
     from featurepipe.settings import Settings
@@ -175,11 +173,7 @@ def replay_job(yielded: dict[str, list]):
                         dg.AssetRecordsFilter(asset_key=event.asset_key, asset_partitions=[day]),
                         limit=1,
                     ).records
-                    targets[event.asset_key] = Target(
-                        storage_id=latest.storage_id,
-                        run_id=latest.run_id,
-                        timestamp=latest.timestamp,
-                    )
+                    targets[event.asset_key] = check_target(latest)
                 yield dg.AssetCheckEvaluation(
                     asset_key=event.asset_key,
                     check_name=event.check_name,

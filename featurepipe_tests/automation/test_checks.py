@@ -16,12 +16,11 @@ import pytest
 
 from featurepipe.core.sample import generate_day
 from featurepipe.defs.assets import build_daily_events
-from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
 from featurepipe.defs.jobs import featurepipe_job
 from featurepipe.defs.names import FEATURES_SCHEMA, LEGACY, QUARANTINE_RATIO, VALIDATED_SCHEMA
 from featurepipe.settings import Settings
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
-from featurepipe_tests.defs.support import failure_text, reasons
+from featurepipe_tests.defs.support import failed_day, failure_text, reasons, resources
 
 ASSETS = [build_daily_events()]
 DAY = "2025-11-19"
@@ -33,14 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def policy(**ratios) -> dict:
     return {"ops": {"daily_events": {"config": {**POLICY, **ratios}}}}
-
-
-def resources(storage) -> dict:
-    return {
-        "storage": storage,
-        "io_manager": ParquetIOManager(storage=storage),
-        "raw_io_manager": RawFileIOManager(storage=storage),
-    }
 
 
 def put_raw(storage, day: str, data: bytes) -> None:
@@ -110,14 +101,7 @@ def test_quarantine_ratio_warns_between_the_ratios_and_does_not_block(storage):
 
 def test_quarantine_ratio_fails_above_error_ratio_and_blocks_features(storage):
     put_raw(storage, DAY, day_file(rows=10, bad=3))
-    result = dg.materialize(
-        ASSETS,
-        partition_key=DAY,
-        resources=resources(storage),
-        run_config=policy(),
-        raise_on_error=False,
-    )
-    assert not result.success
+    result = failed_day(storage, DAY, ASSETS, run_config=policy())
     check = evaluations(result)["validated_events:quarantine_ratio"]
     assert not check.passed
     assert check.severity == dg.AssetCheckSeverity.ERROR
@@ -135,11 +119,7 @@ def test_quarantine_ratio_fails_above_error_ratio_and_blocks_features(storage):
 
 def test_the_default_policy_blocks_above_five_percent(storage):
     put_raw(storage, DAY, day_file(rows=10, bad=1))
-    result = dg.materialize(
-        ASSETS, partition_key=DAY, resources=resources(storage), raise_on_error=False
-    )
-    assert not result.success
-    check = evaluations(result)["validated_events:quarantine_ratio"]
+    check = evaluations(failed_day(storage, DAY, ASSETS))["validated_events:quarantine_ratio"]
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert stored(storage, "event_features") not in feature_keys(storage)
 

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.io_managers import ParquetIOManager, RawFileIOManager
+from featurepipe.defs.names import STEP
 from featurepipe.storage.keys import raw_key
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
 
@@ -105,6 +106,16 @@ def reasons(metadata, key: str = "quarantine_reasons") -> dict[str, int]:
     """{reason: rows} from a quarantine reasons table in metadata."""
     table = metadata[key]
     return {record.data["reason"]: record.data["rows"] for record in table.records}
+
+
+def failed_day(storage, day: str, assets=ASSETS, **kwargs):
+    """A one-day materialization that must fail, in the pipeline step; its result."""
+    result = dg.materialize(
+        assets, partition_key=day, resources=resources(storage), raise_on_error=False, **kwargs
+    )
+    assert not result.success
+    assert result.get_failed_step_keys() == {STEP}
+    return result
 
 
 def failure_text(result) -> str:

@@ -9,6 +9,7 @@ from featurepipe_tests.conftest import RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     ASSETS,
     expected_keys,
+    failed_day,
     failure_text,
     filler,
     materialize_range,
@@ -30,11 +31,7 @@ def location(storage, day: str = DAY) -> str:
 
 
 def test_a_missing_raw_file_fails_naming_its_location(storage):
-    result = materialize(
-        ASSETS, partition_key=DAY, resources=resources(storage), raise_on_error=False
-    )
-    assert not result.success
-    assert result.get_failed_step_keys() == {"daily_events"}
+    result = failed_day(storage, DAY)
     text = failure_text(result)
     assert "ObjectNotFound" in text
     assert f"{location(storage)} does not exist" in text
@@ -50,11 +47,7 @@ def test_a_missing_raw_file_raises_its_own_error(local_storage):
 def test_a_header_without_required_columns_fails_and_stores_nothing(storage):
     header = "event_time,user_id,device,country,amount"
     put_raw(storage, DAY, csv_bytes("2025-11-19T00:00:00Z,1,ios,US,1", header=header))
-    result = materialize(
-        ASSETS, partition_key=DAY, resources=resources(storage), raise_on_error=False
-    )
-    assert not result.success
-    assert result.get_failed_step_keys() == {"daily_events"}
+    result = failed_day(storage, DAY)
     text = failure_text(result)
     assert "HeaderError" in text
     assert f"{location(storage)}: line 1: missing required columns: session_id, event_type" in text
@@ -81,12 +74,7 @@ def test_a_bad_header_leaves_the_previous_good_version_intact(storage):
 
 def test_an_empty_file_fails_clearly(local_storage):
     put_raw(local_storage, DAY, b"")
-    result = materialize(
-        ASSETS, partition_key=DAY, resources=resources(local_storage), raise_on_error=False
-    )
-    assert not result.success
-    assert result.get_failed_step_keys() == {"daily_events"}
-    text = failure_text(result)
+    text = failure_text(failed_day(local_storage, DAY))
     assert "EmptyFileError" in text
     assert f"{location(local_storage)}: the file is empty (0 bytes)" in text
     assert stored_keys(local_storage) == set()

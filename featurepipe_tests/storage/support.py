@@ -92,3 +92,27 @@ def assert_nothing_stray(storage, expected: list[str]) -> None:
     else:
         uploads = store.client.list_multipart_uploads(Bucket=bucket)
         assert uploads.get("Uploads", []) == []
+
+
+def operations(store, bucket: str, key: str) -> dict:
+    """Each store operation on (bucket, key), by name, as a callable that runs it to the end."""
+
+    def staged():
+        with store.staged(bucket, key) as path:
+            path.write_bytes(b"written")
+
+    def opened():
+        with store.open(bucket, key) as stream:
+            stream.read()
+
+    def copied():
+        with store.local_copy(bucket, key):
+            pass
+
+    return {
+        "head": lambda: store.head(bucket, key),
+        "require": lambda: store.require(bucket, key),
+        "open": opened,
+        "copy": copied,
+        "stage": staged,
+    }

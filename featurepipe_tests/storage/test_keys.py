@@ -16,6 +16,7 @@ from featurepipe.storage.keys import (
 )
 from featurepipe.storage.objects import LocalStore, S3Store
 from featurepipe_tests.conftest import FEATURE_BUCKET
+from featurepipe_tests.storage.support import operations
 
 BAD_PARTITION_KEYS = [
     "",
@@ -114,21 +115,9 @@ def test_storage_resource_refuses_bad_buckets(bucket, local_root):
 
 
 def _every_operation(store, bucket: str, key: str):
-    """Each store operation on (bucket, key), as a callable that runs it to completion."""
-
-    def staged():
-        with store.staged(bucket, key) as path:
-            path.write_bytes(b"escaped")
-
-    def opened():
-        with store.open(bucket, key) as stream:
-            stream.read()
-
-    def copied():
-        with store.local_copy(bucket, key):
-            pass
-
-    return [lambda: store.head(bucket, key), staged, opened, copied]
+    """Each store operation on (bucket, key)."""
+    ops = operations(store, bucket, key)
+    return [ops["head"], ops["stage"], ops["open"], ops["copy"]]
 
 
 def _files(root) -> set[str]:

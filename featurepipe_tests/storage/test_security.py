@@ -17,7 +17,7 @@ from featurepipe.defs.resources import S3Connection, StorageResource
 from featurepipe.storage.objects import StorageError
 from featurepipe.storage.verified import NotParquetError
 from featurepipe_tests.conftest import FAKE_KEY_ID, FAKE_SECRET, RAW_BUCKET, free_port
-from featurepipe_tests.storage.support import DAILY, DAY, frame, key, load, put, save
+from featurepipe_tests.storage.support import DAILY, DAY, frame, key, load, operations, put, save
 
 # Dagster's own resource setup in materialize() calls its deprecated InitResourceContext API.
 pytestmark = pytest.mark.filterwarnings("ignore:InitResourceContext.dagster_run")
@@ -118,23 +118,9 @@ def test_materialize_refuses_a_planted_pickle(storage, tmp_path):
 def failures(storage, bucket: str, key_: str, write: bool = True) -> list[BaseException]:
     """Store operations on (bucket, key), each expected to fail with a StorageError: the
     reads, and the write unless `write` is False."""
-    store = storage.store
+    ops = operations(storage.store, bucket, key_)
     raised = []
-
-    def staged():
-        with store.staged(bucket, key_) as path:
-            path.write_bytes(b"data")
-
-    def opened():
-        with store.open(bucket, key_) as stream:
-            stream.read()
-
-    def copied():
-        with store.local_copy(bucket, key_):
-            pass
-
-    operations = [lambda: store.require(bucket, key_), opened, copied] + [staged] * write
-    for operation in operations:
+    for operation in [ops["require"], ops["open"], ops["copy"]] + [ops["stage"]] * write:
         with pytest.raises(StorageError) as info:
             operation()
         raised.append(info.value)

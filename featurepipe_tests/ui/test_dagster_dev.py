@@ -10,7 +10,6 @@ none may be left behind.
 
 import datetime as dt
 import json
-import os
 import re
 import sys
 import time
@@ -24,7 +23,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from featurepipe.core.sample import generate_day
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET
-from featurepipe_tests.defs.support import warning_lines
+from featurepipe_tests.defs.support import clean_env, warning_lines
 from featurepipe_tests.ui.devserver import BACKFILL_STATUS, LAUNCH_BACKFILL, DevServer, serving
 
 pytestmark = pytest.mark.slow
@@ -78,12 +77,7 @@ def dagster_dev(tmp_path):
         data += b"not-a-time,7,s1,click\n"  # at least one rejected row a day, for its page
         (buckets / RAW_BUCKET / f"user_events_{day.replace('-', '')}.csv").write_bytes(data)
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEATUREPIPE_", "AWS_", "DAGSTER_"))
-    }
-    env.update(
+    env = clean_env(
         DAGSTER_HOME=str(home),
         FEATUREPIPE_STORAGE="local",
         FEATUREPIPE_LOCAL_ROOT=str(buckets),

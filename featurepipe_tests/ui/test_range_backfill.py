@@ -5,7 +5,6 @@ failed, each day's checks are recorded on that day, the user's asset does not ru
 run, and a second backfill after the files are fixed fills the rest, the user's asset with it."""
 
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from featurepipe.core.sample import generate_day
 from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
+from featurepipe_tests.defs.support import clean_env
 from featurepipe_tests.ui.devserver import BACKFILL_STATUS, LAUNCH_BACKFILL, DevServer, serving
 
 pytestmark = pytest.mark.slow
@@ -129,12 +129,7 @@ def test_a_ui_backfill_over_bad_days_fills_the_good_ones(tmp_path):
         csv_bytes(f"{BAD_HEADER}T00:00:00Z,s,view", header=header)
     )
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEATUREPIPE_", "AWS_", "DAGSTER_"))
-    }
-    env.update(
+    env = clean_env(
         DAGSTER_HOME=str(home),
         FEATUREPIPE_STORAGE="local",
         FEATUREPIPE_LOCAL_ROOT=str(buckets),

@@ -43,6 +43,7 @@ from featurepipe.defs.provenance import (
     CODE_VERSION,
     CODE_VERSION_TAG,
     DATA_VERSION,
+    INPUT_POINTER,
     INPUT_VERSION,
     Input,
     derived_version,
@@ -284,6 +285,13 @@ class DayRun:
             )
             if asset in (RAW, VALIDATED, REJECTED) and (info is None or etag != info.etag):
                 return None
+            # Built from its inputs' latest records: not from validated events a later attempt
+            # of the family replaced (and perhaps blocked).
+            for parent in () if asset == RAW else INPUTS.get(asset, (VALIDATED,)):
+                latest = self.history.record(parent, self.day)
+                pointer = recorded.get(INPUT_POINTER.format(parent.to_user_string()))
+                if latest is None or pointer != str(latest.storage_id):
+                    return None
         run_id = self.history.record(next(iter(assets)), self.day).run_id
         return f"already stored by run {run_id} from the same raw object and code version"
 

@@ -298,3 +298,27 @@ def test_the_schedule_and_sensor_job_runs_an_own_asset_too():
         "daily_events",
         "features_per_day",
     ]
+
+
+def test_a_retry_never_skips_a_day_a_later_attempt_blocked(local_storage):
+    """The first run stores a day whole; its file is replaced by one above the error ratio and
+    a retry blocks the day (features removed); a further retry of the same family must not take
+    the first run's features as the day's: it judges the day again and fails it."""
+    put_raw(local_storage, DAYS[0], csv_bytes(*filler(DAYS[0], 40)))
+    put_raw(local_storage, DAYS[1], csv_bytes(*filler(DAYS[1], 40)))
+    with dg.instance_for_test() as instance:
+        first = execute(local_storage, instance, days=DAYS[:2])
+        assert first.success
+        put_raw(local_storage, DAYS[1], blocked(DAYS[1]))
+        family = {"dagster/parent_run_id": first.run_id, "dagster/root_run_id": first.run_id}
+        second = execute(local_storage, instance, days=DAYS[:2], tags=family)
+        assert not second.success
+        family = {"dagster/parent_run_id": second.run_id, "dagster/root_run_id": first.run_id}
+        third = execute(local_storage, instance, days=DAYS[:2], tags=family)
+        assert not third.success
+        failure = third.get_step_failure_events()[0].event_specific_data.user_failure_data
+        assert f"{DAYS[1]}: DayBlocked" in failure.description
+        logged = messages(instance, third.run_id)
+        assert any(f"partition={DAYS[0]} action=skip" in m for m in logged)
+        assert not any(f"partition={DAYS[1]} action=skip" in m for m in logged)
+        assert f"event_features/date={DAYS[1]}/part.parquet" not in stored_keys(local_storage)

@@ -25,14 +25,23 @@ MALFORMED_KINDS = [
     "empty_session_id",
     "empty_event_type",
 ]
+REAL_TIME_KINDS = [kind for kind in MALFORMED_KINDS if kind != "bad_event_time"]
 CHUNK_ROWS = 500_000
 
 
 def generate_day(
-    day: dt.date, rows: int, malformed: float = 0.0, seed: int | None = None
+    day: dt.date,
+    rows: int,
+    malformed: float = 0.0,
+    seed: int | None = None,
+    impossible_dates: bool = True,
 ) -> Iterator[bytes]:
     """Yield the CSV bytes of one day: a header, then `rows` data lines of which about
-    `malformed` (a fraction) break the row contract in one of MALFORMED_KINDS."""
+    `malformed` (a fraction) break the row contract in one of MALFORMED_KINDS.
+
+    Without `impossible_dates` no line breaks its event time (the same lines break in the
+    other ways instead): every time in the file is real, the shape on which a parser that
+    casts the whole column first goes fastest."""
     if not 0.0 <= malformed <= 1.0:
         raise ValueError(f"malformed must be a fraction between 0 and 1, got {malformed}")
     rng = np.random.default_rng(seed if seed is not None else day.toordinal())
@@ -44,7 +53,8 @@ def generate_day(
         lines = _lines(rng, start + offsets[first : first + n], n)
         bad = np.flatnonzero(rng.random(n) < malformed)
         if bad.size:
-            lines = _break_lines(rng, lines, bad)
+            kinds = MALFORMED_KINDS if impossible_dates else REAL_TIME_KINDS
+            lines = _break_lines(rng, lines, bad, kinds)
         yield ("\n".join(lines) + "\n").encode()
 
 
@@ -74,16 +84,18 @@ def _text(values: np.ndarray) -> pa.Array:
     return pc.fill_null(pc.cast(array, pa.string()), "")
 
 
-def _break_lines(rng: np.random.Generator, lines: list[str], rows: np.ndarray) -> list[str]:
-    kinds = rng.integers(0, len(MALFORMED_KINDS), rows.size)
-    for row, kind in zip(rows.tolist(), kinds.tolist(), strict=True):
+def _break_lines(
+    rng: np.random.Generator, lines: list[str], rows: np.ndarray, kinds: list[str]
+) -> list[str]:
+    drawn = rng.integers(0, len(kinds), rows.size)
+    for row, kind in zip(rows.tolist(), drawn.tolist(), strict=True):
         fields = lines[row].split(",")
-        match MALFORMED_KINDS[kind]:
+        match kinds[kind]:
             case "short_row":
                 fields = fields[:6]
             case "extra_field":
                 fields.append("unexpected")
-            case "bad_event_time":
+            case "bad_event_time":  # an impossible date
                 fields[0] = "2025-13-45T99:00:00"
             case "empty_user_id":
                 fields[1] = ""

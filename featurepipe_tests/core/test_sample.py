@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from featurepipe.core.sample import HEADER, MALFORMED_KINDS, generate_day
+from featurepipe.core.sample import HEADER, MALFORMED_KINDS, REAL_TIME_KINDS, generate_day
 from featurepipe_tests.core.support import assert_same, fast, reference, validate
 
 DAY = dt.date(2025, 11, 19)
@@ -74,6 +74,18 @@ def test_no_malformed_means_every_line_valid():
 def test_sample_day_agrees_with_reference():
     data = b"".join(generate_day(DAY, 2_000, 0.1, seed=4))
     assert_same(fast(data), reference(data))
+
+
+def test_without_impossible_dates_the_same_lines_break_in_other_ways():
+    """The benchmark's second shape: as many malformed lines, none of them in event_time."""
+    sample = b"".join(generate_day(DAY, ROWS, 0.05, seed=5))
+    other = b"".join(generate_day(DAY, ROWS, 0.05, seed=5, impossible_dates=False))
+    assert broken_lines(other).keys() == broken_lines(sample).keys()
+    assert set(broken_lines(other).values()) == set(REAL_TIME_KINDS)
+    day = validate(other)
+    assert "event_time_invalid" not in set(day.rejected["reason"])
+    assert len(day.rejected) == len(broken_lines(other))
+    assert_same(fast(other), reference(other))
 
 
 def test_same_seed_same_bytes():

@@ -151,6 +151,31 @@ class StagedDerived:
     valid_read: int  # rows of the validated events it was built from
 
 
+class Deriving:
+    """One derived table being built from validated events, frame by frame, into a staged
+    Parquet file, with its preview and profile."""
+
+    def __init__(self, table: DerivedTable, work: Path, staged: "Staged", source: str):
+        self.table, self.staged, self.source = table, staged, source
+        self.writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
+        self.head, self.profile, self.read = table.empty, table.profile(), 0
+
+    def add(self, events: pd.DataFrame) -> None:
+        try:
+            frame = self.table.build(events[self.table.reads])
+        except pa.errors.SchemaErrors as err:
+            failure = schema_failure(self.table.schema, err)
+            self.staged.failed_checks.append((schema_check(self.table.key), failure))
+            raise _schema_failed(self.source, self.table.schema, err) from err
+        self.writer.write(frame)
+        self.profile.add(frame)
+        self.head = _head(self.head, frame)
+        self.read += len(events)
+
+    def close(self) -> StagedDerived:
+        return StagedDerived(self.table, self.writer.close(), self.head, self.profile, self.read)
+
+
 @dataclass
 class Staged:
     """What staging a day found: its tables in a staging directory (removed on close), the
@@ -249,20 +274,20 @@ class DayRun:
         staged.skipped = self._stored_by_family(staged.info)
         if staged.skipped:
             return
-        validation = None
+        wanted = [t for t in self.derived if t.key in assets]
         if VALIDATED in assets:
-            validation = staged.validation = self._validate(staged, work)
+            # The derived tables are built from each frame of events as it is validated: one
+            # pass over the day, and nothing read back.
+            validation, derived = self._validate(staged, work, wanted)
+            staged.validation = validation
             staged.judgement = self._judge(validation.summary.quarantine_ratio)
             if staged.judgement.verdict == Verdict.BLOCK:
                 staged.blocked = f"quarantine_ratio: {staged.judgement.summary}"
-        wanted = [t for t in self.derived if t.key in assets]
-        if wanted and not validation:
+            else:
+                staged.derived = derived
+        elif wanted:
             self._require_unblocked()
-        if wanted and not staged.blocked:
-            source = _local(validation.events.path) if validation else self._stored(VALIDATED)
-            with source as path:
-                for table in wanted:
-                    staged.derived.append(self._derive(staged, table, path, work))
+            staged.derived = self._derive_stored(staged, wanted, work)
         if LEGACY in assets and not staged.blocked:
             staged.legacy = self._stage_legacy(staged, work)
 
@@ -355,11 +380,14 @@ class DayRun:
         if self._stop.is_set():
             raise Interrupted(f"{self.day}: the run stopped before this day was staged")
 
-    def _validate(self, staged: Staged, work: Path) -> StagedValidation:
+    def _validate(
+        self, staged: Staged, work: Path, wanted: list[DerivedTable]
+    ) -> tuple[StagedValidation, list[StagedDerived]]:
         info = staged.info
         started = time.perf_counter()
         events = TableWriter(work / "validated.parquet", EMPTY_EVENTS)
         rejected = TableWriter(work / "rejected.parquet", EMPTY_REJECTED)
+        derived = [Deriving(table, work, staged, info.uri) for table in wanted]
         events_head, rejected_head = EMPTY_EVENTS, EMPTY_REJECTED
         try:
             with self.store.open(info.bucket, info.key, expected=info) as stream:
@@ -370,6 +398,8 @@ class DayRun:
                     rejected.write(quarantined)
                     events_head = _head(events_head, valid)
                     rejected_head = _head(rejected_head, quarantined, REJECTS_SHOWN)
+                    for table in derived:
+                        table.add(valid)
         except pa.errors.SchemaErrors as err:
             staged.failed_checks.append((VALIDATED_SCHEMA, schema_failure(ValidatedEvents, err)))
             raise _schema_failed(info.uri, ValidatedEvents, err) from err
@@ -381,7 +411,7 @@ class DayRun:
             f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
             f"blank={summary.blank_lines} seconds={seconds:.3f}"
         )
-        return StagedValidation(
+        staged_validation = StagedValidation(
             info,
             summary,
             events.close(),
@@ -390,6 +420,7 @@ class DayRun:
             rejected_head,
             seconds,
         )
+        return staged_validation, [table.close() for table in derived]
 
     def _commit_validation(self, v: StagedValidation, judgement: QuarantineJudgement):
         # Tables derived from the old validated events must not outlive them.
@@ -441,21 +472,19 @@ class DayRun:
         )
         yield from self._evaluate(QUARANTINE_RATIO, outcome)
 
-    def _derive(self, staged: Staged, table: DerivedTable, validated: Path, work: Path):
-        writer = TableWriter(work / f"{table.key.path[-1]}.parquet", table.empty)
-        head, profile = table.empty, table.profile()
-        try:
-            for events in iter_frames(validated, table.reads):
+    def _derive_stored(
+        self, staged: Staged, wanted: list[DerivedTable], work: Path
+    ) -> list[StagedDerived]:
+        """The derived tables built from the day's stored validated events, read once."""
+        source = self.store.uri(self.bucket, asset_key_path(VALIDATED.path[-1], self.day))
+        derived = [Deriving(table, work, staged, source) for table in wanted]
+        reads = list(dict.fromkeys(column for table in wanted for column in table.reads))
+        with self._stored(VALIDATED) as path:
+            for events in iter_frames(path, reads):
                 self._check_stop()
-                frame = table.build(events)
-                writer.write(frame)
-                profile.add(frame)
-                head = _head(head, frame)
-        except pa.errors.SchemaErrors as err:
-            failure = schema_failure(table.schema, err)
-            staged.failed_checks.append((schema_check(table.key), failure))
-            raise _schema_failed(str(validated), table.schema, err) from err
-        return StagedDerived(table, writer.close(), head, profile, parquet_rows(validated))
+                for table in derived:
+                    table.add(events)
+        return [table.close() for table in derived]
 
     def _commit_derived(self, d: StagedDerived):
         key = d.table.key

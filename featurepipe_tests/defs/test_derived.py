@@ -11,9 +11,11 @@ from featurepipe.core.schemas import CHECK
 from featurepipe.core.validation import EMPTY_EVENTS
 from featurepipe.defs.assets import build_daily_events
 from featurepipe.defs.derived import DERIVED, DerivedTable
-from featurepipe_tests.conftest import csv_bytes
+from featurepipe_tests.conftest import FEATURE_BUCKET, RAW_BUCKET, csv_bytes
 from featurepipe_tests.defs.support import (
     expected_keys,
+    failed_day,
+    failure_text,
     filler,
     materializations,
     put_raw,
@@ -66,3 +68,68 @@ def test_a_fourth_parquet_asset_is_one_declaration(local_storage):
     assert meta["dagster/row_count"].value == 120
     (check,) = [e for e in result.get_asset_check_evaluations() if e.asset_key == EVENT_HOURS.key]
     assert (check.check_name, check.passed, check.partition) == ("pandera_schema", True, DAY)
+
+
+def late_hours(events: pd.DataFrame) -> pd.DataFrame:
+    """event_hours, except that user 1100's hour breaks the model's bound."""
+    hours = event_hours(events)
+    hours.loc[hours["user_id"] == 1100, "hour"] = 24
+    return EventHours.validate(hours, **CHECK)
+
+
+BROKEN_HOURS = DerivedTable(
+    key=dg.AssetKey("event_hours"),
+    description="The hour of each valid event, wrong for one user.",
+    reads=["event_time", "user_id"],
+    build=late_hours,
+    empty=event_hours(EMPTY_EVENTS),
+    schema=EventHours,
+)
+
+
+def schema_evaluations(result) -> dict[str, bool]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_a_derived_table_built_in_the_same_pass_that_breaks_its_schema_fails_the_day(
+    local_storage,
+):
+    """Derived tables are built from each frame of events as it is validated: a table that
+    breaks its model fails the day, named with the raw file, and nothing of the day is stored."""
+    put_raw(local_storage, DAY, csv_bytes(*filler(DAY, 120)))
+    pipeline = build_daily_events(derived=[*DERIVED, BROKEN_HOURS])
+    result = failed_day(local_storage, DAY, assets=[pipeline])
+    text = failure_text(result)
+    assert "SchemaFailed" in text
+    assert f"{RAW_BUCKET}/user_events_20251119.csv" in text
+    assert "EventHours" in text and "less_than_or_equal_to(23)" in text
+    assert schema_evaluations(result)["event_hours:pandera_schema"] is False
+    assert stored_keys(local_storage) == set()
+    assert result.get_asset_materialization_events() == []
+
+
+def test_a_derived_table_built_from_stored_events_that_breaks_its_schema_names_them(
+    local_storage,
+):
+    put_raw(local_storage, DAY, csv_bytes(*filler(DAY, 120)))
+    good = build_daily_events(derived=[*DERIVED, EVENT_HOURS])
+    pipeline = build_daily_events(derived=[*DERIVED, BROKEN_HOURS])
+    with dg.instance_for_test() as instance:
+        first = materialize(
+            [good], partition_key=DAY, resources=resources(local_storage), instance=instance
+        )
+        assert first.success
+        result = failed_day(
+            local_storage, DAY, assets=[pipeline], selection="event_hours", instance=instance
+        )
+    text = failure_text(result)
+    assert f"{FEATURE_BUCKET}/validated_events/date={DAY}/part.parquet" in text
+    assert "EventHours" in text
+    assert schema_evaluations(result) == {"event_hours:pandera_schema": False}
+    # The table stored by the good run stays as it was.
+    assert list(stored_table(local_storage, "event_hours", DAY)["hour"]) == [
+        i // 3600 % 24 for i in range(120)
+    ]

@@ -157,13 +157,15 @@ def run_process(instance: dg.DagsterInstance, run_id: str) -> int:
     return start.dagster_event.pid
 
 
-def test_loading_the_definitions_leaves_dagster_aws_unimported(tmp_path):
+def test_loading_the_definitions_leaves_dagster_aws_and_pandera_backends_unimported(tmp_path):
     """Every run and every code-server start loads the definitions: dagster_aws would load all
-    of that package's components, and nothing in featurepipe's definitions needs it."""
+    of that package's components, and pandera's first validation registers its backends and
+    imports hypothesis where it is installed (about 0.1 s); the definitions need neither."""
     code = (
         "import sys\n"
         "import featurepipe.definitions\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster_aws'))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster_aws', 'hypothesis')"
+        " or m.startswith('pandera.backends.pandas.')))"
     )
     proc = run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env())
     assert proc.stdout.strip() == "[]"

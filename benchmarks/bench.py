@@ -36,6 +36,12 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 IMPORT_FLOOR = "import dagster, pandas, pyarrow.csv, pyarrow.parquet, pandera.pandas, boto3"
 EMPTY_DAY = dt.date(2025, 1, 1)  # header only
+# The throughput section's shapes of data: name -> (label, generate_day's impossible_dates).
+SHAPES = {
+    "sample": ("sample (impossible dates)", True),
+    "real-times": ("real times only", False),
+}
+GOAL_RATIO, GOAL_SIZES = 0.8, (1_000_000, 10_000_000)  # issue 24: featurepipe net ÷ peer
 
 
 def _status_mb(field: str) -> float:
@@ -381,79 +387,155 @@ def events_alone(run: dict) -> float:
 # --- the driver ------------------------------------------------------------------------
 
 
-def write_raw(root: Path, day: dt.date, rows: int) -> Path:
+def write_raw(root: Path, day: dt.date, rows: int, impossible_dates: bool = True) -> Path:
     from featurepipe.core.sample import generate_day
 
     path = root / RAW_BUCKET / f"user_events_{day:%Y%m%d}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
-        for chunk in generate_day(day, rows, MALFORMED):
+        for chunk in generate_day(day, rows, MALFORMED, impossible_dates=impossible_dates):
             out.write(chunk)
     return path
 
 
-def row_sums_agree(root: Path, day: str, reference_dir: Path, peer_dir: Path | None) -> bool:
-    """featurepipe's stored row_sum values, in order, equal the reference's and the peer's."""
+def row_sums_agree(root: Path, day: str, reference_dir: Path | None, peer_dir: Path | None) -> str:
+    """Whether featurepipe's stored row_sum values, in order, equal the reference's and the
+    peer's (those of them that ran)."""
     import numpy as np
     import pyarrow.parquet as pq
 
+    others = {}
+    if reference_dir is not None:
+        with open(reference_dir / f"features_{day}.csv", newline="") as file:
+            rows = csv.reader(file)
+            next(rows)
+            others["reference"] = np.array([float(row[0]) for row in rows])
+    if peer_dir is not None:
+        peer = pq.read_table(peer_dir / "valid.parquet", columns=["row_sum"])["row_sum"]
+        others["peer"] = peer.to_numpy()
+    if not others:
+        return "not checked (no reference, no peer)"
     ours = pq.read_table(
         root / FEATURE_BUCKET / f"event_features/date={day}/part.parquet", columns=["row_sum"]
     )["row_sum"].to_numpy()
-    with open(reference_dir / f"features_{day}.csv", newline="") as file:
-        rows = csv.reader(file)
-        next(rows)
-        others = [np.array([float(row[0]) for row in rows])]
-    if peer_dir is not None:
-        peer = pq.read_table(peer_dir / "valid.parquet", columns=["row_sum"])["row_sum"]
-        others.append(peer.to_numpy())
-    return all(ours.shape == o.shape and bool(np.array_equal(ours, o)) for o in others)
+    agree = all(ours.shape == o.shape and bool(np.array_equal(ours, o)) for o in others.values())
+    return str(agree) if len(others) == 2 else f"{agree} ({next(iter(others))} only)"
 
 
 def throughput(args, root: Path, work: Path) -> list[str]:
+    """Each size in each shape: its own raw file (its own day), featurepipe, the peer and the
+    reference taking turns on it in every repeat; then featurepipe net ÷ peer against issue
+    24's goal."""
     has_peer = PEER.exists()
     if not has_peer:
         print(f"peer column skipped: {PEER} is absent (clone ../shared beside the repository)")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    shapes = args.shapes.split(",")
+    files = {}  # (rows, shape) -> (day, raw file)
+    for i, rows in enumerate(sizes):
+        for j, shape in enumerate(shapes):
+            day = dt.date(2025, 6, 1) + dt.timedelta(days=i * len(shapes) + j)
+            files[rows, shape] = day.isoformat(), write_raw(root, day, rows, SHAPES[shape][1])
     lines = [
-        "| rows | raw MB | featurepipe s: net (whole run, CPU) | peer s (CPU) | featurepipe net "
-        "÷ peer | reference s | reference ÷ featurepipe net | featurepipe peak MB (extra over "
-        "a header-only run) | extra ÷ raw size | peer peak MB | featurepipe peak ÷ peer "
-        "peak | row_sum equal |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rows | shape | raw MB | featurepipe s: net (whole run, CPU) | peer s (CPU) "
+        "| featurepipe net ÷ peer | reference s | reference ÷ featurepipe net | featurepipe "
+        "peak MB (extra over a header-only run) | extra ÷ raw size | peer peak MB "
+        "| featurepipe peak ÷ peer peak | row_sum equal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for i, rows in enumerate(int(s) for s in args.sizes.split(",")):
-        day = (dt.date(2025, 6, 1) + dt.timedelta(days=i)).isoformat()
-        raw = write_raw(root, dt.date.fromisoformat(day), rows)
-        raw_mb = raw.stat().st_size / 2**20
-        reference_dir, peer_dir = work / "reference" / day, work / "peer" / day
-        reference_dir.mkdir(parents=True)
-        ours, peers, references = [], [], []
+    ratios = {shape: {} for shape in shapes}  # featurepipe net ÷ peer, by shape and size
+    reference_rate = None  # seconds per million rows, at the largest size it ran
+    for rows in sizes:
+        with_reference = rows <= args.reference_rows
+        ours, peers, references = ({shape: [] for shape in shapes} for _ in range(3))
         for _ in range(args.repeat):  # taking turns, so that each sees the same machine
-            ours.append(spawn("featurepipe", str(root), day))
+            for shape in shapes:
+                day, raw = files[rows, shape]
+                ours[shape].append(spawn("featurepipe", str(root), day))
+                if has_peer:
+                    peers[shape].append(spawn("peer", str(raw), str(work / "peer" / day)))
+                if with_reference:
+                    reference_dir = work / "reference" / day
+                    reference_dir.mkdir(parents=True, exist_ok=True)
+                    references[shape].append(spawn("reference", str(root), day, str(reference_dir)))
+        for shape in shapes:
+            day, raw = files[rows, shape]
+            raw_mb = raw.stat().st_size / 2**20
+            fp = median_by(ours[shape], net)
+            extra = fp["peak"] - fp["empty_peak"]
             if has_peer:
-                peers.append(spawn("peer", str(raw), str(peer_dir)))
-            references.append(spawn("reference", str(root), day, str(reference_dir)))
-        fp = median_by(ours, net)
-        ref = median_by(references, lambda r: r["seconds"])
-        extra = fp["peak"] - fp["empty_peak"]
-        if has_peer:
-            peer = median_by(peers, lambda r: r["seconds"])
-            peer_cells = (
-                f"{peer['seconds']:.2f} ({peer['cpu']:.2f}) | {net(fp) / peer['seconds']:.2f}",
-                f"{peer['peak']:.0f} | {fp['peak'] / peer['peak']:.2f}",
+                peer = median_by(peers[shape], lambda r: r["seconds"])
+                ratios[shape][rows] = net(fp) / peer["seconds"]
+                peer_cells = (
+                    f"{peer['seconds']:.2f} ({peer['cpu']:.2f}) | {ratios[shape][rows]:.2f}",
+                    f"{peer['peak']:.0f} | {fp['peak'] / peer['peak']:.2f}",
+                )
+            else:
+                peer_cells = ("— | —", "— | —")
+            if with_reference:
+                ref = median_by(references[shape], lambda r: r["seconds"])
+                reference_cells = f"{ref['seconds']:.2f} | {ref['seconds'] / net(fp):.1f}"
+                reference_rate = ref["seconds"] / rows * 1e6
+            else:
+                reference_cells = "— | —"
+            agree = row_sums_agree(
+                root,
+                day,
+                work / "reference" / day if with_reference else None,
+                work / "peer" / day if has_peer else None,
             )
-        else:
-            peer_cells = ("— | —", "— | —")
-        agree = row_sums_agree(root, day, reference_dir, peer_dir if has_peer else None)
-        row = (
-            f"| {rows:,} | {raw_mb:.0f} "
-            f"| {net(fp):.2f} ({fp['seconds']:.2f}, {fp['cpu']:.2f}) | {peer_cells[0]} "
-            f"| {ref['seconds']:.2f} | {ref['seconds'] / net(fp):.1f} "
-            f"| {fp['peak']:.0f} ({extra:.0f}) | {extra / raw_mb:.2f} | {peer_cells[1]} "
-            f"| {agree} |"
+            row = (
+                f"| {rows:,} | {SHAPES[shape][0]} | {raw_mb:.0f} "
+                f"| {net(fp):.2f} ({fp['seconds']:.2f}, {fp['cpu']:.2f}) | {peer_cells[0]} "
+                f"| {reference_cells} "
+                f"| {fp['peak']:.0f} ({extra:.0f}) | {extra / raw_mb:.2f} | {peer_cells[1]} "
+                f"| {agree} |"
+            )
+            print(row, flush=True)
+            lines.append(row)
+    lines.append("")
+    if any(rows > args.reference_rows for rows in sizes):
+        rate = (
+            f"; it took {reference_rate:.0f} s per million rows at the largest size it ran"
+            if reference_rate is not None
+            else ""
         )
-        print(row, flush=True)
-        lines.append(row)
+        lines.append(
+            f"The reference runs only up to {args.reference_rows:,} rows (`--reference-rows`)"
+            f"{rate}. Above that its cells are —, and row_sum is "
+            + ("compared with the peer alone." if has_peer else "not checked (no peer either).")
+        )
+        lines.append("")
+    lines += goal_lines(ratios) if has_peer else ["No peer, so no featurepipe net ÷ peer."]
+    print("\n".join(lines[lines.index("") :]), flush=True)
+    return lines
+
+
+def goal_lines(ratios: dict[str, dict[int, float]]) -> list[str]:
+    """featurepipe net ÷ peer per shape and size, against issue 24's goal (≤ 0.8 at the
+    sizes in GOAL_SIZES), from the measured ratios."""
+    lines = []
+    for shape, by_size in ratios.items():
+        measured = ", ".join(
+            f"{ratio:.2f} at {rows:,} rows ({'≤' if ratio <= GOAL_RATIO else '>'} {GOAL_RATIO})"
+            for rows, ratio in by_size.items()
+        )
+        missing = [rows for rows in GOAL_SIZES if rows not in by_size]
+        missed = [rows for rows in GOAL_SIZES if by_size.get(rows, 0) > GOAL_RATIO]
+        if missed:
+            verdict = "not met at " + ", ".join(f"{rows:,}" for rows in missed) + " rows"
+        elif missing:
+            verdict = "not judged" if len(missing) == len(GOAL_SIZES) else "met where measured"
+        else:
+            verdict = "met"
+        if missing:
+            verdict += " (" + ", ".join(f"{rows:,}" for rows in missing) + " not measured)"
+        lines.append(
+            f"- {SHAPES[shape][0]}: featurepipe net ÷ peer {measured}. Issue 24's goal, "
+            f"≤ {GOAL_RATIO} at "
+            + " and ".join(f"{rows:,}" for rows in GOAL_SIZES)
+            + f" rows: {verdict}."
+        )
     return lines
 
 
@@ -618,6 +700,17 @@ def sensor_scale(args, root: Path, work: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help="the throughput section's shapes of data, from: " + ", ".join(SHAPES),
+    )
+    parser.add_argument(
+        "--reference-rows",
+        type=int,
+        default=1_000_000,
+        help="run the plain-Python reference only for sizes up to this many rows",
+    )
     parser.add_argument("--range-days", type=int, default=30)
     parser.add_argument("--range-rows", type=int, default=100_000)
     parser.add_argument(
@@ -639,6 +732,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(WORKERS[args.worker](*rest)))
         return
+    unknown = set(args.shapes.split(",")) - set(SHAPES)
+    if unknown:
+        parser.error(f"--shapes: unknown {', '.join(sorted(unknown))}; known: {', '.join(SHAPES)}")
 
     shutil.rmtree(args.work, ignore_errors=True)
     root = args.work / "buckets"
@@ -689,7 +785,8 @@ def main() -> None:
         f"{started:%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores (load average {load:.1f} at "
         f"the start) · {platform.python_implementation()} {platform.python_version()} · "
         f"{MALFORMED:.1%} malformed lines · `benchmarks/bench.py --sizes {args.sizes} "
-        f"--range-days {args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
+        f"--shapes {args.shapes} --reference-rows {args.reference_rows} --range-days "
+        f"{args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
         "",
         f"Each figure is the median of {args.repeat} fresh processes. Start-up: wall and CPU "
         "seconds of whole processes on a header-only day, no DAGSTER_HOME (a temporary SQLite "
@@ -697,10 +794,13 @@ def main() -> None:
         "process, on an in-memory instance and local buckets; net = the day's run minus a "
         "header-only day's run in the same process (after a warm-up run); CPU = user + system "
         "seconds of all its threads during the run. Peer: `../shared/peers/p3_pyarrow.py "
-        "--threads`, the whole process, imports included. Reference: the plain-Python row "
-        "contract writing CSV. Peak MB: the process's peak resident memory during the run "
-        "(VmHWM, reset just before it; the peer's ru_maxrss); extra = that minus the same for "
-        "the header-only run.",
+        "--threads`, the whole process, imports included. Shapes: *sample (impossible "
+        "dates)* is featurepipe's sample, whose malformed lines include impossible dates such "
+        "as `2025-13-45T99:00:00`; *real times only* breaks the same lines in the other ways, "
+        "so every event time is real (the peer's fast path). Reference: the plain-Python row "
+        "contract writing CSV, only up to --reference-rows rows. Peak MB: the process's peak "
+        "resident memory during the run (VmHWM, reset just before it; the peer's ru_maxrss); "
+        "extra = that minus the same for the header-only run.",
         "",
     ]
     out = args.out or HERE / "results.md"

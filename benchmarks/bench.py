@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +96,8 @@ def timed_process(argv: list[str], **popen) -> dict:
 def worker_featurepipe(root: str, partitions: str) -> dict:
     """A header-only day's run, then the run of `partitions` (a day, or FIRST...LAST in one
     run), in one process after a warm-up run: wall and CPU seconds, peak memory and events
-    recorded of each; then `events_seconds`, what recording that run's events costs alone.
+    recorded of each, also counted by event type; then `events_seconds`, what recording that
+    run's events costs alone.
 
     The instance is in memory, as `dagster.materialize()`'s: a SQLite instance's cost per
     event varied by a factor of two from one run to the next here, more than the work
@@ -127,8 +129,18 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
             result = job.execute_in_process(instance=instance, **kwargs)
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
             assert result.success
-            events = len(instance.all_logs(result.run_id))
-            return {"seconds": seconds, "cpu": cpu, "peak": peak_mb(), "events": events}
+            logs = instance.all_logs(result.run_id)
+            by_type = Counter(
+                entry.dagster_event_type.value if entry.dagster_event_type else "log message"
+                for entry in logs
+            )
+            return {
+                "seconds": seconds,
+                "cpu": cpu,
+                "peak": peak_mb(),
+                "events": len(logs),
+                "event_types": dict(by_type),
+            }
 
         run(partition_key=EMPTY_DAY.isoformat())  # first-call costs of Dagster, pandas, pandera
         empty = run(partition_key=EMPTY_DAY.isoformat())
@@ -140,6 +152,7 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
         "overhead": empty["seconds"],
         "empty_peak": empty["peak"],
         "empty_events": empty["events"],
+        "empty_event_types": empty["event_types"],
         "events_seconds": replayed["seconds"],
     }
 
@@ -651,7 +664,26 @@ def range_cost(args, root: Path) -> list[str]:
         f"the range than for the single day: **{recording / allowance:.1f} × the goal's whole "
         f"allowance** (0.3 × the single day's net = {allowance:.2f} s); it is Python under the "
         f"GIL, so it overlaps little with the rows' work",
+        "",
+        f"Events each run records, by type (a log message is an entry with no Dagster event); "
+        f"range ÷ days = the range run's total ÷ {args.range_days}; per day extra = (range − "
+        f"single day) ÷ {args.range_days}, as above:",
+        "",
+        "| event type | range run total | single-day run total | range ÷ days | per day extra |",
+        "|---|---|---|---|---|",
     ]
+    ranged, single = days["event_types"], one["event_types"]
+    kinds = sorted(
+        ranged.keys() | single.keys(),
+        key=lambda kind: (single.get(kind, 0) - ranged.get(kind, 0), kind),
+    )
+    totals = {kind: (ranged.get(kind, 0), single.get(kind, 0)) for kind in kinds}
+    totals["all"] = days["events"], one["events"]
+    for kind, (in_range, in_single) in totals.items():
+        lines.append(
+            f"| {kind} | {in_range:,} | {in_single:,} | {in_range / args.range_days:.1f} "
+            f"| {(in_range - in_single) / args.range_days:.1f} |"
+        )
     print("\n".join(lines), flush=True)
     return lines
 

@@ -12,12 +12,15 @@ is kept. Results are printed and written to benchmarks/results.md.
 """
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -93,7 +96,7 @@ def timed_process(argv: list[str], **popen) -> dict:
 # --- workers: each runs in its own process and prints one JSON line ----------------------
 
 
-def worker_featurepipe(root: str, partitions: str) -> dict:
+def worker_featurepipe(root: str, partitions: str, mode: str = "measure") -> dict:
     """A header-only day's run, then the run of `partitions` (a day, or FIRST...LAST in one
     run), in one process after a warm-up run: wall and CPU seconds, peak memory and events
     recorded of each, also counted by event type; then `events_seconds`, what recording that
@@ -101,7 +104,11 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
 
     The instance is in memory, as `dagster.materialize()`'s: a SQLite instance's cost per
     event varied by a factor of two from one run to the next here, more than the work
-    measured; the start-up figures show what SQLite costs, and `events` what it is paid for."""
+    measured; the start-up figures show what SQLite costs, and `events` what it is paid for.
+
+    With mode "profile" (bench.py --profile) it prints "ready" before the day's run and "done"
+    after it, each time waiting for a line on stdin, so that py-spy samples the day's run
+    alone; no replay."""
     os.environ.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=root)
     import dagster as dg
 
@@ -123,11 +130,15 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
     run_args = {"tags": {RANGE_START: first, RANGE_END: last}} if last else {"partition_key": first}
     with dg.DagsterInstance.ephemeral() as instance:
 
-        def run(job=job, **kwargs) -> dict:
+        def run(job=job, profiled=False, **kwargs) -> dict:
             reset_peak()
+            if profiled:
+                handshake("ready")  # py-spy attaches
             started, cpu = time.perf_counter(), cpu_seconds()
             result = job.execute_in_process(instance=instance, **kwargs)
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+            if profiled:
+                handshake("done")  # py-spy stops
             assert result.success
             logs = instance.all_logs(result.run_id)
             by_type = Counter(
@@ -145,16 +156,35 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
         run(partition_key=EMPTY_DAY.isoformat())  # first-call costs of Dagster, pandas, pandera
         empty = run(partition_key=EMPTY_DAY.isoformat())
         yielded.clear()
-        ours = run(**run_args)
-        replayed = run(replay_job(yielded), **run_args)
+        if mode == "profile":
+            allow_any_tracer()
+        ours = run(profiled=mode == "profile", **run_args)
+        if mode != "profile":
+            ours["events_seconds"] = run(replay_job(yielded), **run_args)["seconds"]
     return {
         **ours,
         "overhead": empty["seconds"],
         "empty_peak": empty["peak"],
         "empty_events": empty["events"],
         "empty_event_types": empty["event_types"],
-        "events_seconds": replayed["seconds"],
     }
+
+
+def handshake(word: str) -> None:
+    """Tell the driver `word` and wait for its answer (bench.py --profile)."""
+    print(word, flush=True)
+    sys.stdin.readline()
+
+
+def allow_any_tracer() -> None:
+    """Let a process that is not this one's parent (py-spy --pid) read it where Yama's
+    ptrace_scope is 1; elsewhere this changes nothing."""
+    import ctypes
+
+    pr_set_ptracer, any_process = ctypes.c_int(0x59616D61), ctypes.c_ulong(-1)
+    zero = ctypes.c_ulong(0)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_ptracer, any_process, zero, zero, zero)
 
 
 def replay_job(yielded: dict[str, list]):
@@ -749,6 +779,147 @@ def sensor_scale(args, root: Path, work: Path) -> list[str]:
     return lines
 
 
+def find_py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def profile(args, root: Path, work: Path) -> list[str]:
+    """One featurepipe day of --profile rows (the sample shape) under py-spy: the worker makes
+    its warm-up and header-only runs, then py-spy attaches (--pid) for the day's run alone,
+    sampling every thread 200 times a second, and is stopped when the run returns."""
+    spy = find_py_spy()
+    if spy is None:
+        sys.exit(
+            "--profile needs py-spy, which is not a dependency of featurepipe: install it with "
+            "`.venv/bin/pip install py-spy`"
+        )
+    day = dt.date(2025, 7, 1)
+    write_raw(root, day, args.profile)
+    samples = work / "profile.txt"
+    argv = [sys.executable, __file__, "--worker", "featurepipe", str(root), str(day), "profile"]
+    record = [spy, "record", "--pid", "PID", "-o", str(samples), "--format", "raw"]
+    record += ["--threads", "-r", "200"]
+    with tempfile.TemporaryFile() as log:
+        worker = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        spying = None
+
+        def wait_for(stream, word: str) -> list[str]:
+            said = []
+            for line in stream:
+                said.append(line)
+                if word in line:
+                    return said
+            log.seek(0)
+            raise RuntimeError(f"{''.join(said)}\n{log.read()[-3000:].decode()}")
+
+        try:
+            wait_for(worker.stdout, "ready")  # after the warm-up and header-only runs
+            record[3] = str(worker.pid)
+            spying = subprocess.Popen(
+                record, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            wait_for(spying.stdout, "Sampling process")  # printed once it samples
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+            wait_for(worker.stdout, "done")  # the day's run has returned
+            spying.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+            said = spying.stdout.read()
+            if spying.wait() != 0:
+                raise RuntimeError(f"{record} failed:\n{said}")
+            worker.stdin.write("go\n")
+            worker.stdin.close()
+            found = json.loads(worker.stdout.read().strip().splitlines()[-1])
+            if worker.wait() != 0:
+                log.seek(0)
+                raise RuntimeError(f"{argv} failed:\n{log.read()[-3000:].decode()}")
+        finally:
+            for child in (spying, worker):
+                if child is not None and child.poll() is None:
+                    child.kill()
+    return profile_tables(args.profile, found, samples)
+
+
+# Leaf frames of a thread that waits; py-spy, without --idle, does not always drop them.
+WAITS = (
+    "Condition.wait (threading.py)",
+    "Event.wait (threading.py)",
+    "Thread._wait_for_tstate_lock (threading.py)",
+    "Thread.join (threading.py)",
+    "Queue.get (queue.py)",
+    "_worker (concurrent/futures/thread.py)",  # an idle pool thread, in SimpleQueue.get
+)
+LIBRARIES = ("pyarrow", "pandas", "pandera", "numpy")
+
+
+def profile_tables(rows: int, found: dict, samples: Path, top: int = 15) -> list[str]:
+    """Parse py-spy's raw output (a line per stack: `thread (id): name;frame;...;leaf count`,
+    a frame being `function (package/file.py:line)`), frames taken by function, lines dropped:
+    functions by their own samples, packages by their own samples, featurepipe's functions by
+    inclusive samples, and the entry points into the LIBRARIES (a function of one called from
+    outside it: from featurepipe, another library or a pool thread), inclusive."""
+    own, packages, inclusive, entries, threads = (Counter() for _ in range(5))
+    total = waiting = 0
+    for line in samples.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        thread, *frames = stack.split(";")
+        count = int(count)
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in frames]
+        if frames and frames[-1] in WAITS:
+            waiting += count
+            continue
+        total += count
+        threads[thread.partition(": ")[2] or thread] += count
+        leaf = frames[-1] if frames else "(no Python frame)"
+        own[leaf] += count
+        packages[frame_package(leaf) if frames else leaf] += count
+        caller = None
+        for frame in dict.fromkeys(frames):  # each function once per stack, outermost first
+            package = frame_package(frame)
+            if package == "featurepipe":
+                inclusive[frame] += count
+            if package in LIBRARIES and caller != package:
+                entries[frame] += count
+            caller = package
+    if not total:
+        raise RuntimeError(f"py-spy recorded no samples in {samples}")
+
+    def table(title: str, counter: Counter, limit: int | None = top) -> list[str]:
+        return [
+            f"| {title} | samples | share |",
+            "|---|---|---|",
+            *(f"| `{key}` | {n:,} | {n / total:.1%} |" for key, n in counter.most_common(limit)),
+            "",
+        ]
+
+    return [
+        f"One featurepipe day of {rows:,} rows (sample shape), the day's run alone, under "
+        f"`py-spy record --threads -r 200` (attached after the warm-up and header-only runs): "
+        f"{found['seconds']:.2f} s wall and {found['cpu']:.2f} s CPU while sampled. {total:,} "
+        f"samples of busy threads ("
+        + ", ".join(f"{n} {k:,}" for n, k in threads.most_common())
+        + f"); {waiting:,} more whose thread waits (in threading, queue or an idle pool "
+        f"thread) are left out. py-spy sees only Python threads, and counts a thread waiting "
+        f"for the GIL as busy. Raw samples: {samples}",
+        "",
+        *table("function, by its own samples (all threads)", own),
+        *table("package, by its own samples", packages, 10),
+        *table("featurepipe function, inclusive", inclusive),
+        *table(
+            "entry point into " + ", ".join(LIBRARIES) + " (called from outside it), inclusive",
+            entries,
+        ),
+    ]
+
+
+def frame_package(frame: str) -> str:
+    """`function (package/module.py)` -> package; a module outside any package, its file."""
+    where = frame.rpartition(" (")[2].removesuffix(")")
+    return where.split("/")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
@@ -762,6 +933,12 @@ def main() -> None:
         type=int,
         default=1_000_000,
         help="run the plain-Python reference only for sizes up to this many rows",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="ROWS",
+        help="only profile one featurepipe day of ROWS rows with py-spy and print its top costs",
     )
     parser.add_argument("--range-days", type=int, default=30)
     parser.add_argument("--range-rows", type=int, default=100_000)
@@ -794,6 +971,13 @@ def main() -> None:
     started = dt.datetime.now(dt.UTC)
     load = os.getloadavg()[0]
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.profile is not None:
+        lines = profile(args, root, args.work)
+        print("\n".join(lines))
+        if args.out:
+            args.out.write_text("\n".join(lines) + "\n")
+            print(f"wrote {args.out}")
+        return
     if args.only == "sensor":
         out = args.out or HERE / "results-sensor.md"
         lines = sensor_scale(args, root, args.work)

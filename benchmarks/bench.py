@@ -3,12 +3,17 @@ hand-written peer and the plain-Python reference, and the per-day cost inside a 
 
     .venv/bin/python benchmarks/bench.py                 # 100k, 1M, 10M rows; 30-day range
     .venv/bin/python benchmarks/bench.py --sizes 100000 --range-days 5 --repeat 1   # a quick look
+    .venv/bin/python benchmarks/bench.py --profile 1000000   # top costs of a day, with py-spy
 
 featurepipe is driven only through `featurepipe.definitions.defs`: its whole asset job (every
 asset and check of a day, as `dagster asset materialize --select '*'` runs them), executed in
 process on an in-memory instance and local buckets. Each measurement runs in fresh
 processes, featurepipe, the peer and the reference taking turns, and the median of --repeat
-is kept. Results are printed and written to benchmarks/results.md.
+is kept. Throughput is measured on two shapes of data (--shapes): featurepipe's sample, whose
+malformed lines include impossible dates, and the same with every event time real; the
+plain-Python reference runs only up to --reference-rows rows. Start-up is also given as a
+multiple of Dagster's own no-op, and the range section counts the events each run records by
+type. Results are printed and written to benchmarks/results.md.
 """
 
 import argparse

@@ -3,27 +3,36 @@ hand-written peer and the plain-Python reference, and the per-day cost inside a 
 
     .venv/bin/python benchmarks/bench.py                 # 100k, 1M, 10M rows; 30-day range
     .venv/bin/python benchmarks/bench.py --sizes 100000 --range-days 5 --repeat 1   # a quick look
+    .venv/bin/python benchmarks/bench.py --profile 1000000   # top costs of a day, with py-spy
 
 featurepipe is driven only through `featurepipe.definitions.defs`: its whole asset job (every
 asset and check of a day, as `dagster asset materialize --select '*'` runs them), executed in
 process on an in-memory instance and local buckets. Each measurement runs in fresh
 processes, featurepipe, the peer and the reference taking turns, and the median of --repeat
-is kept. Results are printed and written to benchmarks/results.md.
+is kept. Throughput is measured on two shapes of data (--shapes): featurepipe's sample, whose
+malformed lines include impossible dates, and the same with every event time real; the
+plain-Python reference runs only up to --reference-rows rows. Start-up is also given as a
+multiple of Dagster's own no-op, and the range section counts the events each run records by
+type. Results are printed and written to benchmarks/results.md.
 """
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +45,13 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 IMPORT_FLOOR = "import dagster, pandas, pyarrow.csv, pyarrow.parquet, pandera.pandas, boto3"
 EMPTY_DAY = dt.date(2025, 1, 1)  # header only
+# The throughput section's shapes of data: name -> (label, generate_day's impossible_dates).
+SHAPES = {
+    "sample": ("sample (impossible dates)", True),
+    "real-times": ("real times only", False),
+}
+GOAL_RATIO, GOAL_SIZES = 0.8, (1_000_000, 10_000_000)  # issue 24: featurepipe net ÷ peer
+STARTUP_GOAL = 1.10  # featurepipe's header-only day ÷ Dagster's no-op
 
 
 def _status_mb(field: str) -> float:
@@ -85,14 +101,19 @@ def timed_process(argv: list[str], **popen) -> dict:
 # --- workers: each runs in its own process and prints one JSON line ----------------------
 
 
-def worker_featurepipe(root: str, partitions: str) -> dict:
+def worker_featurepipe(root: str, partitions: str, mode: str = "measure") -> dict:
     """A header-only day's run, then the run of `partitions` (a day, or FIRST...LAST in one
     run), in one process after a warm-up run: wall and CPU seconds, peak memory and events
-    recorded of each; then `events_seconds`, what recording that run's events costs alone.
+    recorded of each, also counted by event type; then `events_seconds`, what recording that
+    run's events costs alone.
 
     The instance is in memory, as `dagster.materialize()`'s: a SQLite instance's cost per
     event varied by a factor of two from one run to the next here, more than the work
-    measured; the start-up figures show what SQLite costs, and `events` what it is paid for."""
+    measured; the start-up figures show what SQLite costs, and `events` what it is paid for.
+
+    With mode "profile" (bench.py --profile) it prints "ready" before the day's run and "done"
+    after it, each time waiting for a line on stdin, so that py-spy samples the day's run
+    alone; no replay."""
     os.environ.update(FEATUREPIPE_STORAGE="local", FEATUREPIPE_LOCAL_ROOT=root)
     import dagster as dg
 
@@ -114,27 +135,61 @@ def worker_featurepipe(root: str, partitions: str) -> dict:
     run_args = {"tags": {RANGE_START: first, RANGE_END: last}} if last else {"partition_key": first}
     with dg.DagsterInstance.ephemeral() as instance:
 
-        def run(job=job, **kwargs) -> dict:
+        def run(job=job, profiled=False, **kwargs) -> dict:
             reset_peak()
+            if profiled:
+                handshake("ready")  # py-spy attaches
             started, cpu = time.perf_counter(), cpu_seconds()
             result = job.execute_in_process(instance=instance, **kwargs)
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+            if profiled:
+                handshake("done")  # py-spy stops
             assert result.success
-            events = len(instance.all_logs(result.run_id))
-            return {"seconds": seconds, "cpu": cpu, "peak": peak_mb(), "events": events}
+            logs = instance.all_logs(result.run_id)
+            by_type = Counter(
+                entry.dagster_event_type.value if entry.dagster_event_type else "log message"
+                for entry in logs
+            )
+            return {
+                "seconds": seconds,
+                "cpu": cpu,
+                "peak": peak_mb(),
+                "events": len(logs),
+                "event_types": dict(by_type),
+            }
 
         run(partition_key=EMPTY_DAY.isoformat())  # first-call costs of Dagster, pandas, pandera
         empty = run(partition_key=EMPTY_DAY.isoformat())
         yielded.clear()
-        ours = run(**run_args)
-        replayed = run(replay_job(yielded), **run_args)
+        if mode == "profile":
+            allow_any_tracer()
+        ours = run(profiled=mode == "profile", **run_args)
+        if mode != "profile":
+            ours["events_seconds"] = run(replay_job(yielded), **run_args)["seconds"]
     return {
         **ours,
         "overhead": empty["seconds"],
         "empty_peak": empty["peak"],
         "empty_events": empty["events"],
-        "events_seconds": replayed["seconds"],
+        "empty_event_types": empty["event_types"],
     }
+
+
+def handshake(word: str) -> None:
+    """Tell the driver `word` and wait for its answer (bench.py --profile)."""
+    print(word, flush=True)
+    sys.stdin.readline()
+
+
+def allow_any_tracer() -> None:
+    """Let a process that is not this one's parent (py-spy --pid) read it where Yama's
+    ptrace_scope is 1; elsewhere this changes nothing."""
+    import ctypes
+
+    pr_set_ptracer, any_process = ctypes.c_int(0x59616D61), ctypes.c_ulong(-1)
+    zero = ctypes.c_ulong(0)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_ptracer, any_process, zero, zero, zero)
 
 
 def replay_job(yielded: dict[str, list]):
@@ -381,79 +436,155 @@ def events_alone(run: dict) -> float:
 # --- the driver ------------------------------------------------------------------------
 
 
-def write_raw(root: Path, day: dt.date, rows: int) -> Path:
+def write_raw(root: Path, day: dt.date, rows: int, impossible_dates: bool = True) -> Path:
     from featurepipe.core.sample import generate_day
 
     path = root / RAW_BUCKET / f"user_events_{day:%Y%m%d}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
-        for chunk in generate_day(day, rows, MALFORMED):
+        for chunk in generate_day(day, rows, MALFORMED, impossible_dates=impossible_dates):
             out.write(chunk)
     return path
 
 
-def row_sums_agree(root: Path, day: str, reference_dir: Path, peer_dir: Path | None) -> bool:
-    """featurepipe's stored row_sum values, in order, equal the reference's and the peer's."""
+def row_sums_agree(root: Path, day: str, reference_dir: Path | None, peer_dir: Path | None) -> str:
+    """Whether featurepipe's stored row_sum values, in order, equal the reference's and the
+    peer's (those of them that ran)."""
     import numpy as np
     import pyarrow.parquet as pq
 
+    others = {}
+    if reference_dir is not None:
+        with open(reference_dir / f"features_{day}.csv", newline="") as file:
+            rows = csv.reader(file)
+            next(rows)
+            others["reference"] = np.array([float(row[0]) for row in rows])
+    if peer_dir is not None:
+        peer = pq.read_table(peer_dir / "valid.parquet", columns=["row_sum"])["row_sum"]
+        others["peer"] = peer.to_numpy()
+    if not others:
+        return "not checked (no reference, no peer)"
     ours = pq.read_table(
         root / FEATURE_BUCKET / f"event_features/date={day}/part.parquet", columns=["row_sum"]
     )["row_sum"].to_numpy()
-    with open(reference_dir / f"features_{day}.csv", newline="") as file:
-        rows = csv.reader(file)
-        next(rows)
-        others = [np.array([float(row[0]) for row in rows])]
-    if peer_dir is not None:
-        peer = pq.read_table(peer_dir / "valid.parquet", columns=["row_sum"])["row_sum"]
-        others.append(peer.to_numpy())
-    return all(ours.shape == o.shape and bool(np.array_equal(ours, o)) for o in others)
+    agree = all(ours.shape == o.shape and bool(np.array_equal(ours, o)) for o in others.values())
+    return str(agree) if len(others) == 2 else f"{agree} ({next(iter(others))} only)"
 
 
 def throughput(args, root: Path, work: Path) -> list[str]:
+    """Each size in each shape: its own raw file (its own day), featurepipe, the peer and the
+    reference taking turns on it in every repeat; then featurepipe net ÷ peer against issue
+    24's goal."""
     has_peer = PEER.exists()
     if not has_peer:
         print(f"peer column skipped: {PEER} is absent (clone ../shared beside the repository)")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    shapes = args.shapes.split(",")
+    files = {}  # (rows, shape) -> (day, raw file)
+    for i, rows in enumerate(sizes):
+        for j, shape in enumerate(shapes):
+            day = dt.date(2025, 6, 1) + dt.timedelta(days=i * len(shapes) + j)
+            files[rows, shape] = day.isoformat(), write_raw(root, day, rows, SHAPES[shape][1])
     lines = [
-        "| rows | raw MB | featurepipe s: net (whole run, CPU) | peer s (CPU) | featurepipe net "
-        "÷ peer | reference s | reference ÷ featurepipe net | featurepipe peak MB (extra over "
-        "a header-only run) | extra ÷ raw size | peer peak MB | featurepipe peak ÷ peer "
-        "peak | row_sum equal |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rows | shape | raw MB | featurepipe s: net (whole run, CPU) | peer s (CPU) "
+        "| featurepipe net ÷ peer | reference s | reference ÷ featurepipe net | featurepipe "
+        "peak MB (extra over a header-only run) | extra ÷ raw size | peer peak MB "
+        "| featurepipe peak ÷ peer peak | row_sum equal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for i, rows in enumerate(int(s) for s in args.sizes.split(",")):
-        day = (dt.date(2025, 6, 1) + dt.timedelta(days=i)).isoformat()
-        raw = write_raw(root, dt.date.fromisoformat(day), rows)
-        raw_mb = raw.stat().st_size / 2**20
-        reference_dir, peer_dir = work / "reference" / day, work / "peer" / day
-        reference_dir.mkdir(parents=True)
-        ours, peers, references = [], [], []
+    ratios = {shape: {} for shape in shapes}  # featurepipe net ÷ peer, by shape and size
+    reference_rate = None  # seconds per million rows, at the largest size it ran
+    for rows in sizes:
+        with_reference = rows <= args.reference_rows
+        ours, peers, references = ({shape: [] for shape in shapes} for _ in range(3))
         for _ in range(args.repeat):  # taking turns, so that each sees the same machine
-            ours.append(spawn("featurepipe", str(root), day))
+            for shape in shapes:
+                day, raw = files[rows, shape]
+                ours[shape].append(spawn("featurepipe", str(root), day))
+                if has_peer:
+                    peers[shape].append(spawn("peer", str(raw), str(work / "peer" / day)))
+                if with_reference:
+                    reference_dir = work / "reference" / day
+                    reference_dir.mkdir(parents=True, exist_ok=True)
+                    references[shape].append(spawn("reference", str(root), day, str(reference_dir)))
+        for shape in shapes:
+            day, raw = files[rows, shape]
+            raw_mb = raw.stat().st_size / 2**20
+            fp = median_by(ours[shape], net)
+            extra = fp["peak"] - fp["empty_peak"]
             if has_peer:
-                peers.append(spawn("peer", str(raw), str(peer_dir)))
-            references.append(spawn("reference", str(root), day, str(reference_dir)))
-        fp = median_by(ours, net)
-        ref = median_by(references, lambda r: r["seconds"])
-        extra = fp["peak"] - fp["empty_peak"]
-        if has_peer:
-            peer = median_by(peers, lambda r: r["seconds"])
-            peer_cells = (
-                f"{peer['seconds']:.2f} ({peer['cpu']:.2f}) | {net(fp) / peer['seconds']:.2f}",
-                f"{peer['peak']:.0f} | {fp['peak'] / peer['peak']:.2f}",
+                peer = median_by(peers[shape], lambda r: r["seconds"])
+                ratios[shape][rows] = net(fp) / peer["seconds"]
+                peer_cells = (
+                    f"{peer['seconds']:.2f} ({peer['cpu']:.2f}) | {ratios[shape][rows]:.2f}",
+                    f"{peer['peak']:.0f} | {fp['peak'] / peer['peak']:.2f}",
+                )
+            else:
+                peer_cells = ("— | —", "— | —")
+            if with_reference:
+                ref = median_by(references[shape], lambda r: r["seconds"])
+                reference_cells = f"{ref['seconds']:.2f} | {ref['seconds'] / net(fp):.1f}"
+                reference_rate = ref["seconds"] / rows * 1e6
+            else:
+                reference_cells = "— | —"
+            agree = row_sums_agree(
+                root,
+                day,
+                work / "reference" / day if with_reference else None,
+                work / "peer" / day if has_peer else None,
             )
-        else:
-            peer_cells = ("— | —", "— | —")
-        agree = row_sums_agree(root, day, reference_dir, peer_dir if has_peer else None)
-        row = (
-            f"| {rows:,} | {raw_mb:.0f} "
-            f"| {net(fp):.2f} ({fp['seconds']:.2f}, {fp['cpu']:.2f}) | {peer_cells[0]} "
-            f"| {ref['seconds']:.2f} | {ref['seconds'] / net(fp):.1f} "
-            f"| {fp['peak']:.0f} ({extra:.0f}) | {extra / raw_mb:.2f} | {peer_cells[1]} "
-            f"| {agree} |"
+            row = (
+                f"| {rows:,} | {SHAPES[shape][0]} | {raw_mb:.0f} "
+                f"| {net(fp):.2f} ({fp['seconds']:.2f}, {fp['cpu']:.2f}) | {peer_cells[0]} "
+                f"| {reference_cells} "
+                f"| {fp['peak']:.0f} ({extra:.0f}) | {extra / raw_mb:.2f} | {peer_cells[1]} "
+                f"| {agree} |"
+            )
+            print(row, flush=True)
+            lines.append(row)
+    lines.append("")
+    if any(rows > args.reference_rows for rows in sizes):
+        rate = (
+            f"; it took {reference_rate:.0f} s per million rows at the largest size it ran"
+            if reference_rate is not None
+            else ""
         )
-        print(row, flush=True)
-        lines.append(row)
+        lines.append(
+            f"The reference runs only up to {args.reference_rows:,} rows (`--reference-rows`)"
+            f"{rate}. Above that its cells are —, and row_sum is "
+            + ("compared with the peer alone." if has_peer else "not checked (no peer either).")
+        )
+        lines.append("")
+    lines += goal_lines(ratios) if has_peer else ["No peer, so no featurepipe net ÷ peer."]
+    print("\n".join(lines[lines.index("") :]), flush=True)
+    return lines
+
+
+def goal_lines(ratios: dict[str, dict[int, float]]) -> list[str]:
+    """featurepipe net ÷ peer per shape and size, against issue 24's goal (≤ 0.8 at the
+    sizes in GOAL_SIZES), from the measured ratios."""
+    lines = []
+    for shape, by_size in ratios.items():
+        measured = ", ".join(
+            f"{ratio:.2f} at {rows:,} rows ({'≤' if ratio <= GOAL_RATIO else '>'} {GOAL_RATIO})"
+            for rows, ratio in by_size.items()
+        )
+        missing = [rows for rows in GOAL_SIZES if rows not in by_size]
+        missed = [rows for rows in GOAL_SIZES if by_size.get(rows, 0) > GOAL_RATIO]
+        if missed:
+            verdict = "not met at " + ", ".join(f"{rows:,}" for rows in missed) + " rows"
+        elif missing:
+            verdict = "not judged" if len(missing) == len(GOAL_SIZES) else "met where measured"
+        else:
+            verdict = "met"
+        if missing:
+            verdict += " (" + ", ".join(f"{rows:,}" for rows in missing) + " not measured)"
+        lines.append(
+            f"- {SHAPES[shape][0]}: featurepipe net ÷ peer {measured}. Issue 24's goal, "
+            f"≤ {GOAL_RATIO} at "
+            + " and ".join(f"{rows:,}" for rows in GOAL_SIZES)
+            + f" rows: {verdict}."
+        )
     return lines
 
 
@@ -471,11 +602,15 @@ def startup(args, root: Path, work: Path) -> list[str]:
     floor = f'import floor: `python -c "{IMPORT_FLOOR}"`'
     noop = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize"]
     noop += ["-m", "noop_definitions", "--select", "*", "--partition", str(EMPTY_DAY)]
+    noop_name = (
+        "Dagster's own: the same command on one asset that does nothing, the floor's imports, "
+        "in process (`benchmarks/noop_definitions.py`)"
+    )
+    defaults = "`dagster asset materialize` with the defaults"
     commands = {
         floor: ([sys.executable, "-c", IMPORT_FLOOR], {}),
-        "Dagster's own: the same command on one asset that does nothing, the floor's imports, "
-        "in process (`benchmarks/noop_definitions.py`)": (noop, {"PYTHONPATH": str(HERE)}),
-        "`dagster asset materialize` with the defaults": (dagster, {}),
+        noop_name: (noop, {"PYTHONPATH": str(HERE)}),
+        defaults: (dagster, {}),
         "the same, `-c` in_process": ([*dagster, "-c", str(in_process)], {}),
         "the same, `-c deploy/run-config/multiprocess.yaml` (CPU: without the step processes, "
         "which the command does not wait for)": (
@@ -500,16 +635,31 @@ def startup(args, root: Path, work: Path) -> list[str]:
         )
         for name, found in runs.items()
     }
-    floor_s, floor_cpu = next(iter(medians.values()))
+    floor_s, floor_cpu = medians[floor]
+    noop_s, noop_cpu = medians[noop_name]
     lines = [
-        "| a header-only day | wall s | CPU s | ÷ import floor (wall) | ÷ import floor (CPU) |",
-        "|---|---|---|---|---|",
+        "| a header-only day | wall s | CPU s | ÷ import floor (wall) | ÷ import floor (CPU) "
+        "| ÷ Dagster's no-op (wall, CPU) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, (seconds, cpu) in medians.items():
         lines.append(
             f"| {name} | {seconds:.2f} | {cpu:.2f} | {seconds / floor_s:.2f} "
-            f"| {cpu / floor_cpu:.2f} |"
+            f"| {cpu / floor_cpu:.2f} | {seconds / noop_s:.2f}, {cpu / noop_cpu:.2f} |"
         )
+    wall, cpu = (
+        mine / theirs for mine, theirs in zip(medians[defaults], medians[noop_name], strict=True)
+    )
+    lines += [
+        "",
+        f"- featurepipe's header-only day with the defaults ÷ Dagster's no-op: wall {wall:.2f}, "
+        f"CPU {cpu:.2f}; goal ≤ {STARTUP_GOAL:.2f}: "
+        + ", ".join(
+            f"{'met' if ratio <= STARTUP_GOAL else 'not met'} on {what}"
+            for what, ratio in (("wall", wall), ("CPU", cpu))
+        )
+        + ".",
+    ]
     print("\n".join(lines), flush=True)
     return lines
 
@@ -549,7 +699,26 @@ def range_cost(args, root: Path) -> list[str]:
         f"the range than for the single day: **{recording / allowance:.1f} × the goal's whole "
         f"allowance** (0.3 × the single day's net = {allowance:.2f} s); it is Python under the "
         f"GIL, so it overlaps little with the rows' work",
+        "",
+        f"Events each run records, by type (a log message is an entry with no Dagster event); "
+        f"range ÷ days = the range run's total ÷ {args.range_days}; per day extra = (range − "
+        f"single day) ÷ {args.range_days}, as above:",
+        "",
+        "| event type | range run total | single-day run total | range ÷ days | per day extra |",
+        "|---|---|---|---|---|",
     ]
+    ranged, single = days["event_types"], one["event_types"]
+    kinds = sorted(
+        ranged.keys() | single.keys(),
+        key=lambda kind: (single.get(kind, 0) - ranged.get(kind, 0), kind),
+    )
+    totals = {kind: (ranged.get(kind, 0), single.get(kind, 0)) for kind in kinds}
+    totals["all"] = days["events"], one["events"]
+    for kind, (in_range, in_single) in totals.items():
+        lines.append(
+            f"| {kind} | {in_range:,} | {in_single:,} | {in_range / args.range_days:.1f} "
+            f"| {(in_range - in_single) / args.range_days:.1f} |"
+        )
     print("\n".join(lines), flush=True)
     return lines
 
@@ -615,9 +784,167 @@ def sensor_scale(args, root: Path, work: Path) -> list[str]:
     return lines
 
 
+def find_py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def profile(args, root: Path, work: Path) -> list[str]:
+    """One featurepipe day of --profile rows (the sample shape) under py-spy: the worker makes
+    its warm-up and header-only runs, then py-spy attaches (--pid) for the day's run alone,
+    sampling every thread 200 times a second, and is stopped when the run returns."""
+    spy = find_py_spy()
+    if spy is None:
+        sys.exit(
+            "--profile needs py-spy, which is not a dependency of featurepipe: install it with "
+            "`.venv/bin/pip install py-spy`"
+        )
+    day = dt.date(2025, 7, 1)
+    write_raw(root, day, args.profile)
+    samples = work / "profile.txt"
+    argv = [sys.executable, __file__, "--worker", "featurepipe", str(root), str(day), "profile"]
+    record = [spy, "record", "--pid", "PID", "-o", str(samples), "--format", "raw"]
+    record += ["--threads", "-r", "200"]
+    with tempfile.TemporaryFile() as log:
+        worker = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        spying = None
+
+        def wait_for(stream, word: str) -> list[str]:
+            said = []
+            for line in stream:
+                said.append(line)
+                if word in line:
+                    return said
+            log.seek(0)
+            raise RuntimeError(f"{''.join(said)}\n{log.read()[-3000:].decode()}")
+
+        try:
+            wait_for(worker.stdout, "ready")  # after the warm-up and header-only runs
+            record[3] = str(worker.pid)
+            spying = subprocess.Popen(
+                record, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            wait_for(spying.stdout, "Sampling process")  # printed once it samples
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+            wait_for(worker.stdout, "done")  # the day's run has returned
+            spying.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+            said = spying.stdout.read()
+            if spying.wait() != 0:
+                raise RuntimeError(f"{record} failed:\n{said}")
+            worker.stdin.write("go\n")
+            worker.stdin.close()
+            found = json.loads(worker.stdout.read().strip().splitlines()[-1])
+            if worker.wait() != 0:
+                log.seek(0)
+                raise RuntimeError(f"{argv} failed:\n{log.read()[-3000:].decode()}")
+        finally:
+            for child in (spying, worker):
+                if child is not None and child.poll() is None:
+                    child.kill()
+    return profile_tables(args.profile, found, samples)
+
+
+# Leaf frames of a thread that waits; py-spy, without --idle, does not always drop them.
+WAITS = (
+    "Condition.wait (threading.py)",
+    "Event.wait (threading.py)",
+    "Thread._wait_for_tstate_lock (threading.py)",
+    "Thread.join (threading.py)",
+    "Queue.get (queue.py)",
+    "_worker (concurrent/futures/thread.py)",  # an idle pool thread, in SimpleQueue.get
+)
+LIBRARIES = ("pyarrow", "pandas", "pandera", "numpy")
+
+
+def profile_tables(rows: int, found: dict, samples: Path, top: int = 15) -> list[str]:
+    """Parse py-spy's raw output (a line per stack: `thread (id): name;frame;...;leaf count`,
+    a frame being `function (package/file.py:line)`), frames taken by function, lines dropped:
+    functions by their own samples, packages by their own samples, featurepipe's functions by
+    inclusive samples, and the entry points into the LIBRARIES (a function of one called from
+    outside it: from featurepipe, another library or a pool thread), inclusive."""
+    own, packages, inclusive, entries, threads = (Counter() for _ in range(5))
+    total = waiting = 0
+    for line in samples.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        thread, *frames = stack.split(";")
+        count = int(count)
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in frames]
+        if frames and frames[-1] in WAITS:
+            waiting += count
+            continue
+        total += count
+        threads[thread.partition(": ")[2] or thread] += count
+        leaf = frames[-1] if frames else "(no Python frame)"
+        own[leaf] += count
+        packages[frame_package(leaf) if frames else leaf] += count
+        caller = None
+        for frame in dict.fromkeys(frames):  # each function once per stack, outermost first
+            package = frame_package(frame)
+            if package == "featurepipe":
+                inclusive[frame] += count
+            if package in LIBRARIES and caller != package:
+                entries[frame] += count
+            caller = package
+    if not total:
+        raise RuntimeError(f"py-spy recorded no samples in {samples}")
+
+    def table(title: str, counter: Counter, limit: int | None = top) -> list[str]:
+        return [
+            f"| {title} | samples | share |",
+            "|---|---|---|",
+            *(f"| `{key}` | {n:,} | {n / total:.1%} |" for key, n in counter.most_common(limit)),
+            "",
+        ]
+
+    return [
+        f"One featurepipe day of {rows:,} rows (sample shape), the day's run alone, under "
+        f"`py-spy record --threads -r 200` (attached after the warm-up and header-only runs): "
+        f"{found['seconds']:.2f} s wall and {found['cpu']:.2f} s CPU while sampled. {total:,} "
+        f"samples of busy threads ("
+        + ", ".join(f"{n} {k:,}" for n, k in threads.most_common())
+        + f"); {waiting:,} more whose thread waits (in threading, queue or an idle pool "
+        f"thread) are left out. py-spy sees only Python threads, and counts a thread waiting "
+        f"for the GIL as busy. Raw samples: {samples}",
+        "",
+        *table("function, by its own samples (all threads)", own),
+        *table("package, by its own samples", packages, 10),
+        *table("featurepipe function, inclusive", inclusive),
+        *table(
+            "entry point into " + ", ".join(LIBRARIES) + " (called from outside it), inclusive",
+            entries,
+        ),
+    ]
+
+
+def frame_package(frame: str) -> str:
+    """`function (package/module.py)` -> package; a module outside any package, its file."""
+    where = frame.rpartition(" (")[2].removesuffix(")")
+    return where.split("/")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help="the throughput section's shapes of data, from: " + ", ".join(SHAPES),
+    )
+    parser.add_argument(
+        "--reference-rows",
+        type=int,
+        default=1_000_000,
+        help="run the plain-Python reference only for sizes up to this many rows",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="ROWS",
+        help="only profile one featurepipe day of ROWS rows with py-spy and print its top costs",
+    )
     parser.add_argument("--range-days", type=int, default=30)
     parser.add_argument("--range-rows", type=int, default=100_000)
     parser.add_argument(
@@ -639,6 +966,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(WORKERS[args.worker](*rest)))
         return
+    unknown = set(args.shapes.split(",")) - set(SHAPES)
+    if unknown:
+        parser.error(f"--shapes: unknown {', '.join(sorted(unknown))}; known: {', '.join(SHAPES)}")
 
     shutil.rmtree(args.work, ignore_errors=True)
     root = args.work / "buckets"
@@ -646,6 +976,13 @@ def main() -> None:
     started = dt.datetime.now(dt.UTC)
     load = os.getloadavg()[0]
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.profile is not None:
+        lines = profile(args, root, args.work)
+        print("\n".join(lines))
+        if args.out:
+            args.out.write_text("\n".join(lines) + "\n")
+            print(f"wrote {args.out}")
+        return
     if args.only == "sensor":
         out = args.out or HERE / "results-sensor.md"
         lines = sensor_scale(args, root, args.work)
@@ -689,7 +1026,8 @@ def main() -> None:
         f"{started:%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores (load average {load:.1f} at "
         f"the start) · {platform.python_implementation()} {platform.python_version()} · "
         f"{MALFORMED:.1%} malformed lines · `benchmarks/bench.py --sizes {args.sizes} "
-        f"--range-days {args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
+        f"--shapes {args.shapes} --reference-rows {args.reference_rows} --range-days "
+        f"{args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
         "",
         f"Each figure is the median of {args.repeat} fresh processes. Start-up: wall and CPU "
         "seconds of whole processes on a header-only day, no DAGSTER_HOME (a temporary SQLite "
@@ -697,10 +1035,13 @@ def main() -> None:
         "process, on an in-memory instance and local buckets; net = the day's run minus a "
         "header-only day's run in the same process (after a warm-up run); CPU = user + system "
         "seconds of all its threads during the run. Peer: `../shared/peers/p3_pyarrow.py "
-        "--threads`, the whole process, imports included. Reference: the plain-Python row "
-        "contract writing CSV. Peak MB: the process's peak resident memory during the run "
-        "(VmHWM, reset just before it; the peer's ru_maxrss); extra = that minus the same for "
-        "the header-only run.",
+        "--threads`, the whole process, imports included. Shapes: *sample (impossible "
+        "dates)* is featurepipe's sample, whose malformed lines include impossible dates such "
+        "as `2025-13-45T99:00:00`; *real times only* breaks the same lines in the other ways, "
+        "so every event time is real (the peer's fast path). Reference: the plain-Python row "
+        "contract writing CSV, only up to --reference-rows rows. Peak MB: the process's peak "
+        "resident memory during the run (VmHWM, reset just before it; the peer's ru_maxrss); "
+        "extra = that minus the same for the header-only run.",
         "",
     ]
     out = args.out or HERE / "results.md"

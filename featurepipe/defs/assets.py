@@ -258,13 +258,10 @@ def build_daily_events(
                 try:
                     yield from run.commit(staged)
                     outcome = _done(run)
+                    context.log.info(run.line(number, len(days), outcome.status))
                 except Exception as err:
-                    outcome = _failed(context, run, err)
+                    outcome = _failed(context, run, err, number, len(days))
                 outcomes.append(outcome)
-                context.log.info(
-                    f"step={STEP} partition={run.day} day={number}/{len(days)} "
-                    f"outcome={outcome.status}"
-                )
         tables = storage.store.uri(storage.feature_bucket, TABLES_LAYOUT)
         context.log.info(run_summary(outcomes, tables))
         if any(o.status in ("blocked", "failed") for o in outcomes):
@@ -289,15 +286,16 @@ def _done(run: DayRun) -> DayOutcome:
     )
 
 
-def _failed(context: dg.AssetExecutionContext, run: DayRun, err: Exception) -> DayOutcome:
+def _failed(
+    context: dg.AssetExecutionContext, run: DayRun, err: Exception, number: int, days: int
+) -> DayOutcome:
     summary = run.summary
     status = "blocked" if isinstance(err, DayBlocked) else "failed"
     reason = describe(err)
-    if isinstance(err, DAY_ERRORS):
-        context.log.error(f"step={STEP} partition={run.day} {status}: {reason}")
-    else:
-        trace = "".join(traceback.format_exception(err))
-        context.log.error(f"step={STEP} partition={run.day} {status}: {reason}\n{trace}")
+    line = f"{run.line(number, days, status)} error={reason}"
+    if not isinstance(err, DAY_ERRORS):  # a bug, not the day's own outcome
+        line += "\n" + "".join(traceback.format_exception(err))
+    context.log.error(line)
     return DayOutcome(
         run.day,
         status,

@@ -243,9 +243,9 @@ class DayRun:
         self._records: dict[dg.AssetKey, dg.EventLogRecord | None] = {}
         self._versions: dict[dg.AssetKey, str] = {}  # data versions recorded by this run
         self._stop = threading.Event()
-        self._read: str | None = None  # the log line of the raw file's read, made by stage()
+        self._read: str | None = None  # what stage() read of the raw file, for the day's line
         self._etag: str | None = None  # the raw object's, as HEAD saw it
-        self._puts: list[str] = []  # key:bytes of each table committed, logged once a day
+        self._puts: list[str] = []  # key:bytes of each table committed
         self._deleted: list[str] = []
         self.summary: DaySummary | None = None  # the raw file's accounting, once read
         self.skipped: str | None = None
@@ -267,10 +267,7 @@ class DayRun:
         if RAW in assets or VALIDATED in assets:
             staged.info = self.store.require(self.raw_bucket, raw_key(self.day))
             self._etag = staged.info.etag
-            self._read = (
-                f"action=head_object bucket={staged.info.bucket} key={staged.info.key} "
-                f"size={staged.info.size} etag={staged.info.etag}"
-            )
+            self._read = f"head={staged.info.uri} size={staged.info.size} etag={staged.info.etag}"
         staged.skipped = self._stored_by_family(staged.info)
         if staged.skipped:
             return
@@ -347,9 +344,6 @@ class DayRun:
             staged.close()
             for key in self._deleted:
                 self._log(f"action=delete_object bucket={self.bucket} key={key} reason=replaced")
-            if self._puts:
-                # One log line per action and day: every line is an event the run records.
-                self._log(f"action=put_object bucket={self.bucket} keys={','.join(self._puts)}")
 
     def _commit_day(self, staged: Staged) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks
@@ -359,10 +353,7 @@ class DayRun:
             raise staged.error
         if staged.skipped:
             self.skipped = staged.skipped
-            self._log(f"action=skip reason={staged.skipped}")
             return
-        if self._read:
-            self._log(self._read)
         if RAW in assets and staged.info:
             yield self._materialization(RAW, raw_metadata(staged.info), staged.info.etag)
         if staged.validation:
@@ -406,10 +397,10 @@ class DayRun:
         summary = self.summary = validation.summary()
         seconds = time.perf_counter() - started
         self._read = (
-            f"action=get_object bucket={info.bucket} key={info.key} size={info.size} "
-            f"etag={info.etag} rows_in={summary.data_lines} valid={summary.valid} "
-            f"quarantined={summary.quarantined} quarantined_lines={summary.quarantined_lines} "
-            f"blank={summary.blank_lines} seconds={seconds:.3f}"
+            f"read={info.uri} size={info.size} etag={info.etag} rows_in={summary.data_lines} "
+            f"valid={summary.valid} quarantined={summary.quarantined} "
+            f"quarantined_lines={summary.quarantined_lines} blank={summary.blank_lines} "
+            f"seconds={seconds:.3f}"
         )
         staged_validation = StagedValidation(
             info,
@@ -632,6 +623,20 @@ class DayRun:
             else:
                 self._records[asset] = self.history.record(asset, self.day)
         return self._records[asset]
+
+    def line(self, number: int, days: int, outcome: str) -> str:
+        """The day's one log line: its place in the run, its outcome, what was read of the raw
+        file and what was stored, and why a skipped day was skipped (an error goes after it).
+        One line, not one per action: each is an event the run records, and the
+        materializations hold the same figures."""
+        parts = [f"step={STEP} partition={self.day} day={number}/{days} outcome={outcome}"]
+        if self._read:
+            parts.append(self._read)
+        if self._puts:
+            parts.append(f"bucket={self.bucket} stored={','.join(self._puts)}")
+        if self.skipped:  # free text, last
+            parts.append(f"reason={self.skipped}")
+        return " ".join(parts)
 
     def _log(self, message: str) -> None:
         self.context.log.info(f"step={STEP} partition={self.day} {message}")

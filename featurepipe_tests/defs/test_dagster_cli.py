@@ -128,7 +128,7 @@ def test_sample_then_one_day(tmp_path, family):
     assert NO_INSTANCE_YAML not in proc.stderr
     quiet = log_lines(proc.stderr)
     assert not [line for line in quiet if DEBUG_LINE in line]
-    assert [line for line in quiet if "action=get_object" in line or "action=put_object" in line]
+    assert [line for line in quiet if " outcome=stored read=" in line and " stored=" in line]
     assert files_under(buckets / FEATURE_BUCKET) == expected_keys("2025-11-19")
     assert files_under(buckets / RAW_BUCKET) == RAW_FILES
     assert list(work.iterdir()) == []

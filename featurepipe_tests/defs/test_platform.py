@@ -116,9 +116,48 @@ def test_a_range_with_a_failed_day_fails_and_its_own_asset_does_not_run(local_st
         assert f"dg launch --assets '*' --partition {DAYS[1]}" in table
         # A missing file is a day's outcome, not a bug: one line, no traceback.
         logged = messages(instance, result.run_id)
-        (line,) = [m for m in logged if m.startswith(f"step=daily_events partition={DAYS[1]} fa")]
+        (line,) = [m for m in logged if f"partition={DAYS[1]} " in m]
+        assert line.startswith(f"step=daily_events partition={DAYS[1]} day=2/3 outcome=failed ")
+        assert "error=ObjectNotFound: head_object: " in line
         assert "Traceback" not in line and "\n" not in line
-        assert "day=2/3 outcome=failed" in "\n".join(messages(instance, result.run_id))
+
+
+def events_by_type(instance, run_id: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in instance.all_logs(run_id):
+        kind = event.dagster_event_type.value if event.dagster_event_type else "log message"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def test_each_day_of_a_range_records_its_tables_its_checks_and_one_log_line(local_storage):
+    """What a day adds to a range run: a planned and a recorded materialization per table, a
+    result per check, and one log line (its outcome, what was read and what was stored)."""
+    alone = "2025-11-16"  # not in the range: a day run again logs the tables it replaces
+    for day in [alone, *DAYS]:
+        put_raw(local_storage, day, csv_bytes(*filler(day, 20)))
+    with dg.instance_for_test() as instance:
+        one = execute(local_storage, instance, days=[alone])
+        three = execute(local_storage, instance)
+        assert one.success and three.success
+        single, whole = events_by_type(instance, one.run_id), events_by_type(instance, three.run_id)
+        per_day = {
+            kind: (whole.get(kind, 0) - single.get(kind, 0)) / 2
+            for kind in {*single, *whole}
+            if whole.get(kind, 0) != single.get(kind, 0)
+        }
+        # The user's own asset records its materialization per day too.
+        assert per_day == {
+            "ASSET_MATERIALIZATION_PLANNED": 5,
+            "ASSET_MATERIALIZATION": 5,
+            "ASSET_CHECK_EVALUATION": 5,
+            "log message": 1,
+        }
+        (line,) = [m for m in messages(instance, three.run_id) if f"partition={DAYS[1]} " in m]
+        assert line.startswith(f"step=daily_events partition={DAYS[1]} day=2/3 outcome=stored ")
+        assert f" read={local_storage.store.uri(RAW_BUCKET, raw_key(DAYS[1]))} " in line
+        assert " rows_in=20 valid=20 quarantined=0 " in line
+        assert f"event_features/date={DAYS[1]}/part.parquet:" in line
 
 
 def test_a_blocked_day_stays_blocked_when_its_features_are_selected_alone(local_storage):
@@ -209,13 +248,13 @@ def test_a_re_execution_reads_only_the_day_that_failed(local_storage):
         retry = execute(local_storage, instance, tags=family)
         assert retry.success
         logged = messages(instance, retry.run_id)
-        reads = [m for m in logged if "action=get_object" in m]
-        assert len(reads) == 1 and f"partition={DAYS[1]}" in reads[0]
-        for day in (DAYS[0], DAYS[2]):
-            assert any(
-                f"partition={day} action=skip reason=already stored by run {first.run_id}" in m
-                for m in logged
-            )
+        reads = [m for m in logged if " read=" in m]
+        assert len(reads) == 1 and f"partition={DAYS[1]} day=2/3 outcome=stored" in reads[0]
+        for number, day in ((1, DAYS[0]), (3, DAYS[2])):
+            (line,) = [m for m in logged if f"partition={day} " in m]
+            prefix = f"step=daily_events partition={day} day={number}/3 outcome=skipped "
+            assert line.startswith(prefix)
+            assert f" reason=already stored by run {first.run_id} " in line
         recorded = {
             e.partition for e in retry.get_asset_materialization_events() if e.asset_key != OWN
         }
@@ -319,6 +358,6 @@ def test_a_retry_never_skips_a_day_a_later_attempt_blocked(local_storage):
         failure = third.get_step_failure_events()[0].event_specific_data.user_failure_data
         assert f"{DAYS[1]}: DayBlocked" in failure.description
         logged = messages(instance, third.run_id)
-        assert any(f"partition={DAYS[0]} action=skip" in m for m in logged)
-        assert not any(f"partition={DAYS[1]} action=skip" in m for m in logged)
+        assert any(f"partition={DAYS[0]} day=1/2 outcome=skipped" in m for m in logged)
+        assert not any(f"partition={DAYS[1]} day=2/2 outcome=skipped" in m for m in logged)
         assert f"event_features/date={DAYS[1]}/part.parquet" not in stored_keys(local_storage)

@@ -267,11 +267,23 @@ def build_daily_events(
         if any(o.status in ("blocked", "failed") for o in outcomes):
             raise days_failed(outcomes)
         # Every day was recorded as it was committed: these let the steps downstream run.
-        op = context.op_execution_context
-        for name in [n for n in op.op_def.output_dict if n in op.selected_output_names]:
+        for name in _outputs_read(context):
             yield output_without_events(name)
 
     return daily_events
+
+
+def _outputs_read(context: dg.AssetExecutionContext) -> list[str]:
+    """The selected outputs a step of this run reads, and every check's output (Dagster logs
+    that the step did not yield one it lacks). An output no step reads is left out: each is an
+    event the run records, and a run of featurepipe's assets alone has no step after this one."""
+    op = context.op_execution_context
+    downstream = op.job_def.dependency_structure.output_to_downstream_inputs_for_node(
+        op.node_handle.name
+    )
+    read = {output.output_name for output, inputs in downstream.items() if inputs}
+    read |= set(context.assets_def.check_specs_by_output_name)
+    return [n for n in op.op_def.output_dict if n in op.selected_output_names and n in read]
 
 
 def _done(run: DayRun) -> DayOutcome:

@@ -342,8 +342,13 @@ class DayRun:
             yield from self._commit_day(staged)
         finally:
             staged.close()
+            stored = {put.rpartition(":")[0] for put in self._puts}
             for key in self._deleted:
-                self._log(f"action=delete_object bucket={self.bucket} key={key} reason=replaced")
+                if key not in stored:  # else the day's line shows it stored anew
+                    self._log(
+                        f"action=delete_object bucket={self.bucket} key={key} "
+                        "reason=validated_events_replaced"
+                    )
 
     def _commit_day(self, staged: Staged) -> Iterator:
         assets, checks = self.selection.assets, self.selection.checks

@@ -160,6 +160,53 @@ def test_each_day_of_a_range_records_its_tables_its_checks_and_one_log_line(loca
         assert f"event_features/date={DAYS[1]}/part.parquet:" in line
 
 
+def test_without_a_step_downstream_the_step_yields_only_its_checks_outputs(local_storage):
+    """Each Output is an event the run records: those no step of the run reads are left out,
+    but never a check's, which Dagster would report as not yielded."""
+    put_raw(local_storage, DAYS[0], csv_bytes(*filler(DAYS[0], 40)))
+    ours = [RAW, VALIDATED, REJECTED, FEATURES]
+    with dg.instance_for_test() as instance:
+        alone = execute(local_storage, instance, days=DAYS[:1], selection=ours)
+        with_own = execute(local_storage, instance, days=DAYS[:1])
+        assert alone.success and with_own.success
+        outputs = {
+            result: {
+                e.event_specific_data.step_output_handle.output_name
+                for e in result.all_events
+                if e.event_type == dg.DagsterEventType.STEP_OUTPUT and e.step_key == "daily_events"
+            }
+            for result in (alone, with_own)
+        }
+        checks = {
+            "validated_events_quarantine_ratio",
+            "validated_events_pandera_schema",
+            "event_features_pandera_schema",
+            "event_features_row_sum_not_null",
+            "event_features_one_row_per_valid_event",
+        }
+        assert outputs[alone] == checks
+        assert outputs[with_own] == checks | {"event_features"}
+        assert own_rows(instance) == {DAYS[0]: 40}
+        for result in (alone, with_own):
+            assert not any("did not yield" in m for m in messages(instance, result.run_id))
+
+
+def test_a_rebuilt_day_logs_the_tables_it_removed_and_did_not_build_again(local_storage):
+    put_raw(local_storage, DAYS[0], csv_bytes(*filler(DAYS[0], 40)))
+    features = f"event_features/date={DAYS[0]}/part.parquet"
+    with dg.instance_for_test() as instance:
+        first = execute(local_storage, instance, days=DAYS[:1])
+        again = execute(local_storage, instance, days=DAYS[:1])
+        assert first.success and again.success
+        assert not [m for m in messages(instance, again.run_id) if "action=delete_object" in m]
+        put_raw(local_storage, DAYS[0], blocked(DAYS[0]))
+        now_blocked = execute(local_storage, instance, days=DAYS[:1])
+        assert not now_blocked.success
+        (deleted,) = [m for m in messages(instance, now_blocked.run_id) if "delete_object" in m]
+        assert deleted.endswith(f" key={features} reason=validated_events_replaced")
+        assert features not in stored_keys(local_storage)
+
+
 def test_a_blocked_day_stays_blocked_when_its_features_are_selected_alone(local_storage):
     put_raw(local_storage, DAYS[0], csv_bytes(*filler(DAYS[0], 40)))
     put_raw(local_storage, DAYS[1], blocked(DAYS[1]))

@@ -250,7 +250,7 @@ def build_daily_events(
         staging.reclaim_orphans(storage.staging_dir)
         days = context.partition_keys
         selection = Selection.of(context)
-        history = History.of(context, days, {*selection.assets, VALIDATED, RAW, FEATURES})
+        history = History.of(context, days, selection)
         outcomes: list[DayOutcome] = []
         runs = [DayRun(context, config, storage, selection, derived, history, day) for day in days]
         with closing(staged_ahead(runs, days_ahead)) as staged_days:

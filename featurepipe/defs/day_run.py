@@ -106,25 +106,25 @@ class Selection:
 @dataclass(frozen=True)
 class History:
     """What the instance had recorded for the run's days before the run began, read once on the
-    step's own thread: each asset's latest materialization per day, and, for a re-execution or
-    a retry, the runs of its family."""
+    step's own thread, of the assets the run consults (`consulted`): each one's latest
+    materialization per day, and, for a re-execution or a retry, the runs of its family."""
 
     latest: dict[tuple[dg.AssetKey, str], dg.EventLogRecord]
     family: frozenset[str]
 
     @classmethod
-    def of(cls, context: dg.AssetExecutionContext, days: list[str], assets) -> "History":
-        latest = {
-            (asset, day): record
-            for asset in assets
-            for day, record in latest_materializations(context.instance, asset, days).items()
-        }
+    def of(cls, context: dg.AssetExecutionContext, days: list[str], selection: Selection):
         family: frozenset[str] = frozenset()
         tags = context.op_execution_context.run_tags
         if PARENT_RUN_TAG in tags:
             root = tags.get(ROOT_RUN_TAG) or tags[PARENT_RUN_TAG]
             related = context.instance.get_run_ids(dg.RunsFilter(tags={ROOT_RUN_TAG: root}))
             family = frozenset({root, *related})
+        latest = {
+            (asset, day): record
+            for asset in consulted(selection, bool(family))
+            for day, record in latest_materializations(context.instance, asset, days).items()
+        }
         return cls(latest, family)
 
     def record(self, asset: dg.AssetKey, day: str) -> dg.EventLogRecord | None:
@@ -625,6 +625,10 @@ class DayRun:
                     dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[self.day]), limit=1
                 ).records
                 self._records[asset] = records[0] if records else None
+            elif asset in self.selection.assets:
+                # Selected and not recorded: a check that failed before its table was stored
+                # has no materialization of its own to point at, not an older one.
+                self._records[asset] = None
             else:
                 self._records[asset] = self.history.record(asset, self.day)
         return self._records[asset]
@@ -653,6 +657,26 @@ INPUTS: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
     REJECTED: (RAW,),
     LEGACY: (FEATURES,),
 }
+
+
+def _parents(asset: dg.AssetKey) -> tuple[dg.AssetKey, ...]:
+    return () if asset == RAW else INPUTS.get(asset, (VALIDATED,))
+
+
+def consulted(selection: Selection, retry: bool) -> set[dg.AssetKey]:
+    """The assets whose earlier records a run of `selection` reads: the inputs it does not
+    rebuild (their versions and pointers go into the provenance of what it builds; stored
+    validated_events' quarantine ratio, for the tables built from them), the assets of the
+    checks it runs without them; in a retry, the selected assets too, to skip the days already
+    stored. A run of every asset reads none: it records each input before what is built from
+    it."""
+    assets = selection.assets
+    found = {parent for asset in assets for parent in _parents(asset)}
+    found |= {key.asset_key for key in selection.checks}
+    found -= assets
+    if retry:
+        found |= assets | {parent for asset in assets for parent in _parents(asset)}
+    return found
 
 
 def _schema_failed(source: str, schema, err: pa.errors.SchemaErrors) -> SchemaFailed:

@@ -129,6 +129,9 @@ def test_a_derived_table_built_from_stored_events_that_breaks_its_schema_names_t
     assert f"{FEATURE_BUCKET}/validated_events/date={DAY}/part.parquet" in text
     assert "EventHours" in text
     assert schema_evaluations(result) == {"event_hours:pandera_schema": False}
+    # It failed on a table never stored: not a result about the one the good run stored.
+    (failed,) = result.get_asset_check_evaluations()
+    assert failed.target_materialization_data is None
     # The table stored by the good run stays as it was.
     assert list(stored_table(local_storage, "event_hours", DAY)["hour"]) == [
         i // 3600 % 24 for i in range(120)

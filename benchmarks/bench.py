@@ -636,7 +636,7 @@ def startup(args, root: Path, work: Path) -> list[str]:
     runs = {name: [] for name in commands}
     for argv, extra in commands.values():  # warm the page cache and the bytecode
         timed_process(argv, env={**env, **extra}, cwd=work)
-    for _ in range(args.repeat):
+    for _ in range(args.startup_repeat):
         for name, (argv, extra) in commands.items():
             runs[name].append(timed_process(argv, env={**env, **extra}, cwd=work))
     medians = {
@@ -978,6 +978,13 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="fresh processes per measurement; medians kept"
     )
+    parser.add_argument(
+        "--startup-repeat",
+        type=int,
+        default=9,
+        help="processes per start-up command; medians kept (its differences are tenths of a "
+        "second, within one process's noise)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.worker:
@@ -1045,20 +1052,22 @@ def main() -> None:
         f"the start) · {platform.python_implementation()} {platform.python_version()} · "
         f"{MALFORMED:.1%} malformed lines · `benchmarks/bench.py --sizes {args.sizes} "
         f"--shapes {args.shapes} --reference-rows {args.reference_rows} --range-days "
-        f"{args.range_days} --range-rows {args.range_rows} --repeat {args.repeat}`",
+        f"{args.range_days} --range-rows {args.range_rows} --repeat {args.repeat} "
+        f"--startup-repeat {args.startup_repeat}`",
         "",
-        f"Each figure is the median of {args.repeat} fresh processes. Start-up: wall and CPU "
-        "seconds of whole processes on a header-only day, no DAGSTER_HOME (a temporary SQLite "
-        "instance). featurepipe: its whole asset job from `featurepipe.definitions.defs`, in "
-        "process, on an in-memory instance and local buckets; net = the day's run minus a "
-        "header-only day's run in the same process (after a warm-up run); CPU = user + system "
-        "seconds of all its threads during the run. Peer: `../shared/peers/p3_pyarrow.py "
-        "--threads`, the whole process, imports included. Shapes: *sample (impossible "
-        "dates)* is featurepipe's sample, whose malformed lines include impossible dates such "
-        "as `2025-13-45T99:00:00`; *real times only* breaks the same lines in the other ways, "
-        "so every event time is real (the peer's fast path). Reference: the plain-Python row "
-        "contract writing CSV, only up to --reference-rows rows. Peak MB: the process's peak "
-        "resident memory during the run (VmHWM, reset just before it; the peer's ru_maxrss); "
+        f"Each figure is the median of {args.repeat} fresh processes ({args.startup_repeat} for "
+        "start-up). Start-up: wall and CPU seconds of whole processes on a header-only day, no "
+        "DAGSTER_HOME (a temporary SQLite instance). featurepipe: its whole asset job from "
+        "`featurepipe.definitions.defs`, in process, on an in-memory instance and local "
+        "buckets; net = the day's run minus a header-only day's run in the same process (after "
+        "a warm-up run of 2,000 rows); CPU = user + system seconds of all its threads during "
+        "the run. Peer: `../shared/peers/p3_pyarrow.py --threads`, the whole process, imports "
+        "included. Shapes: *sample (impossible dates)* is featurepipe's sample, whose malformed "
+        "lines include impossible dates such as `2025-13-45T99:00:00`; *real times only* breaks "
+        "the same lines in the other ways, so every event time is real (the peer's fast path). "
+        "Reference: the plain-Python row contract writing CSV, only up to --reference-rows "
+        "rows. Peak MB: the process's peak resident memory during the run (VmHWM, reset just "
+        "before it; the peer's ru_maxrss); "
         "extra = that minus the same for the header-only run.",
         "",
     ]

@@ -309,7 +309,7 @@ class DayRun:
                 return None
             # Built from its inputs' latest records: not from validated events a later attempt
             # of the family replaced (and perhaps blocked).
-            for parent in () if asset == RAW else INPUTS.get(asset, (VALIDATED,)):
+            for parent in parents(asset):
                 latest = self.history.record(parent, self.day)
                 pointer = recorded.get(INPUT_POINTER.format(parent.to_user_string()))
                 if latest is None or pointer != str(latest.storage_id):
@@ -576,8 +576,7 @@ class DayRun:
     ) -> dg.AssetMaterialization:
         """The day's materialization of `asset`, with its provenance: the raw object's ETag for
         raw_events, else a version derived from the code and the inputs it was built from."""
-        parents = () if etag else INPUTS.get(asset, (VALIDATED,))
-        inputs = {parent: self._input(parent) for parent in parents}
+        inputs = {parent: self._input(parent) for parent in parents(asset)}
         version = etag or derived_version(inputs)
         self._versions[asset] = version
         self._records.pop(asset, None)
@@ -659,7 +658,9 @@ INPUTS: dict[dg.AssetKey, tuple[dg.AssetKey, ...]] = {
 }
 
 
-def _parents(asset: dg.AssetKey) -> tuple[dg.AssetKey, ...]:
+def parents(asset: dg.AssetKey) -> tuple[dg.AssetKey, ...]:
+    """What a table is built from, for its provenance: raw_events from nothing (its version is
+    the raw object's ETag), a derived table from validated_events."""
     return () if asset == RAW else INPUTS.get(asset, (VALIDATED,))
 
 
@@ -671,11 +672,11 @@ def consulted(selection: Selection, retry: bool) -> set[dg.AssetKey]:
     stored. A run of every asset reads none: it records each input before what is built from
     it."""
     assets = selection.assets
-    found = {parent for asset in assets for parent in _parents(asset)}
+    found = {parent for asset in assets for parent in parents(asset)}
     found |= {key.asset_key for key in selection.checks}
     found -= assets
     if retry:
-        found |= assets | {parent for asset in assets for parent in _parents(asset)}
+        found |= assets | {parent for asset in assets for parent in parents(asset)}
     return found
 
 

@@ -1,6 +1,8 @@
 """A fourth Parquet asset is a DerivedTable: a function over frames and its pandera model. The
 pipeline step builds, commits and records it per day, with its check, like event_features."""
 
+import dataclasses
+
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
@@ -77,14 +79,7 @@ def late_hours(events: pd.DataFrame) -> pd.DataFrame:
     return EventHours.validate(hours, **CHECK)
 
 
-BROKEN_HOURS = DerivedTable(
-    key=dg.AssetKey("event_hours"),
-    description="The hour of each valid event, wrong for one user.",
-    reads=["event_time", "user_id"],
-    build=late_hours,
-    empty=event_hours(EMPTY_EVENTS),
-    schema=EventHours,
-)
+BROKEN_HOURS = dataclasses.replace(EVENT_HOURS, build=late_hours)
 
 
 def schema_evaluations(result) -> dict[str, bool]:
